@@ -1,0 +1,305 @@
+//! Per-engine dump, structural check and load: `pg_dump -Fc` / `pg_restore`,
+//! `mariadb-dump` / `mariadb`, SQLite `VACUUM INTO` / file copy.
+
+use std::path::Path;
+
+use crate::conn::{Conn, query_err};
+use crate::error::Error;
+use crate::target::{DbTarget, Engine, quote_ident};
+use crate::tool::{self, Credentials, StopSignal, ToolObserver, TraceObserver};
+
+/// The trailer every complete `mariadb-dump`/`mysqldump` file ends with.
+const MYSQL_DUMP_TRAILER: &str = "-- Dump completed";
+/// Bytes read from the end of a MySQL dump to find its trailer.
+const MYSQL_TRAILER_WINDOW: u64 = 4096;
+
+/// Options of a dump.
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    /// MySQL/MariaDB: dump triggers (seed 003 turns them off).
+    pub triggers: bool,
+    /// PostgreSQL: parallel jobs for `pg_restore -j`.
+    pub jobs: u32,
+}
+
+impl Default for DumpOptions {
+    fn default() -> Self {
+        Self {
+            triggers: true,
+            jobs: 2,
+        }
+    }
+}
+
+/// The dump program for an engine: `mariadb-dump` if present, else `mysqldump`.
+pub(crate) fn dump_tool(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => "pg_dump",
+        Engine::Mysql if on_path("mariadb-dump") => "mariadb-dump",
+        Engine::Mysql => "mysqldump",
+        Engine::Sqlite => "sqlite VACUUM INTO",
+    }
+}
+
+fn client_tool() -> &'static str {
+    if on_path("mariadb") {
+        "mariadb"
+    } else {
+        "mysql"
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Writes a dump of `target` to `out`. Returns the tool used.
+pub(crate) async fn dump(
+    target: &DbTarget,
+    out: &Path,
+    opts: &DumpOptions,
+    observer: &dyn ToolObserver,
+    stop: &StopSignal,
+) -> Result<&'static str, Error> {
+    let program = dump_tool(target.engine);
+    match target.engine {
+        Engine::Postgres => {
+            let cred = Credentials::write(target)?;
+            let mut cmd = cred.command(program, target);
+            cmd.args(["--format=custom", "--verbose", "--file"])
+                .arg(out)
+                .arg("--dbname")
+                .arg(&target.database);
+            tool::run(program, target, cmd, Some(out), observer, Some(stop)).await?;
+        }
+        Engine::Mysql => {
+            let cred = Credentials::write(target)?;
+            let mut cmd = cred.command(program, target);
+            cmd.args([
+                "--single-transaction",
+                "--routines",
+                "--events",
+                "--no-tablespaces",
+                "--verbose",
+            ])
+            .arg(if opts.triggers {
+                "--triggers"
+            } else {
+                "--skip-triggers"
+            })
+            .arg(format!("--result-file={}", out.display()))
+            .arg(&target.database);
+            tool::run(program, target, cmd, Some(out), observer, Some(stop)).await?;
+        }
+        Engine::Sqlite => {
+            let mut conn = Conn::open(target).await?;
+            let lit = out.to_string_lossy().replace('\'', "''");
+            let sql = format!("VACUUM INTO '{lit}'");
+            let work = conn.execute(&sql);
+            tokio::select! {
+                r = work => r.map_err(query_err(target, "VACUUM INTO"))?,
+                _ = stop.stopped() => return Err(Error::Stopped { database: target.redacted() }),
+            };
+            observer.bytes(tool::output_size(out));
+            conn.close().await;
+        }
+    }
+    Ok(program)
+}
+
+/// Checks that a dump file is structurally complete. `Err` holds the reason.
+pub(crate) async fn check_structure(engine: Engine, path: &Path) -> Result<(), String> {
+    match engine {
+        Engine::Postgres => {
+            // `--list` reads only the table of contents; rendering the whole archive to
+            // /dev/null reads every data block, so a cut-off file fails.
+            let out = tokio::process::Command::new("pg_restore")
+                .arg("--file=/dev/null")
+                .arg(path)
+                .output()
+                .await
+                .map_err(|e| format!("cannot run pg_restore: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                let err = String::from_utf8_lossy(&out.stderr);
+                Err(format!(
+                    "pg_restore cannot read it through (truncated or corrupt): {}",
+                    err.trim()
+                ))
+            }
+        }
+        Engine::Mysql => {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+            let len = f.metadata().map_err(|e| e.to_string())?.len();
+            f.seek(SeekFrom::Start(len.saturating_sub(MYSQL_TRAILER_WINDOW)))
+                .map_err(|e| e.to_string())?;
+            let mut tail = Vec::new();
+            f.read_to_end(&mut tail).map_err(|e| e.to_string())?;
+            let tail = String::from_utf8_lossy(&tail);
+            let last = tail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            if last.starts_with(MYSQL_DUMP_TRAILER) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "its last line is not `{MYSQL_DUMP_TRAILER} …` (truncated)"
+                ))
+            }
+        }
+        Engine::Sqlite => {
+            let copy = DbTarget::sqlite(path);
+            let mut conn = Conn::open(&copy).await.map_err(|e| e.to_string())?;
+            let r = conn.text("PRAGMA integrity_check").await;
+            conn.close().await;
+            match r {
+                Ok(Some(s)) if s == "ok" => Ok(()),
+                Ok(other) => Err(format!(
+                    "PRAGMA integrity_check says {}",
+                    other.unwrap_or_default()
+                )),
+                Err(e) => Err(format!("not a readable SQLite file: {e}")),
+            }
+        }
+    }
+}
+
+/// The server-level target used to create and drop databases.
+fn admin(target: &DbTarget) -> DbTarget {
+    match target.engine {
+        Engine::Postgres => target.with_database("postgres"),
+        _ => target.with_database(""),
+    }
+}
+
+/// Drops `target`'s database if it exists (PostgreSQL: ends its sessions first).
+pub(crate) async fn drop_database(target: &DbTarget) -> Result<(), Error> {
+    match target.engine {
+        Engine::Sqlite => {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let p = format!("{}{suffix}", target.database);
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("remove", p, e)),
+                }
+            }
+            Ok(())
+        }
+        engine => {
+            let mut conn = Conn::open(&admin(target)).await?;
+            let name = quote_ident(engine, &target.database);
+            let sql = match engine {
+                Engine::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                _ => format!("DROP DATABASE IF EXISTS {name}"),
+            };
+            let r = conn
+                .execute(&sql)
+                .await
+                .map_err(query_err(target, "drop database"));
+            conn.close().await;
+            r.map(|_| ())
+        }
+    }
+}
+
+/// Creates `target`'s (absent) database.
+pub(crate) async fn create_database(target: &DbTarget) -> Result<(), Error> {
+    match target.engine {
+        Engine::Sqlite => Ok(()),
+        engine => {
+            let mut conn = Conn::open(&admin(target)).await?;
+            let sql = format!("CREATE DATABASE {}", quote_ident(engine, &target.database));
+            let r = conn
+                .execute(&sql)
+                .await
+                .map_err(query_err(target, "create database"));
+            conn.close().await;
+            r.map(|_| ())
+        }
+    }
+}
+
+/// Loads a checked dump into `target`, replacing what is there.
+pub(crate) async fn load(target: &DbTarget, file: &Path, opts: &DumpOptions) -> Result<(), Error> {
+    match target.engine {
+        Engine::Sqlite => {
+            let dest = target.sqlite_path();
+            let tmp = dest.with_extension("changeover-restore");
+            tokio::fs::copy(file, &tmp)
+                .await
+                .map_err(|e| Error::io("copy backup to", &tmp, e))?;
+            drop_database(target).await?;
+            tokio::fs::rename(&tmp, &dest)
+                .await
+                .map_err(|e| Error::io("rename into", &dest, e))
+        }
+        Engine::Postgres => {
+            drop_database(target).await?;
+            create_database(target).await?;
+            let cred = Credentials::write(target)?;
+            let mut cmd = cred.command("pg_restore", target);
+            cmd.args(["--exit-on-error", "--no-owner", "--jobs"])
+                .arg(opts.jobs.max(1).to_string())
+                .arg("--dbname")
+                .arg(&target.database)
+                .arg(file);
+            tool::run(
+                "pg_restore",
+                target,
+                cmd,
+                None,
+                &TraceObserver("pg_restore"),
+                None,
+            )
+            .await
+        }
+        Engine::Mysql => {
+            drop_database(target).await?;
+            create_database(target).await?;
+            let cred = Credentials::write(target)?;
+            let program = client_tool();
+            let mut cmd = cred.command(program, target);
+            cmd.arg(&target.database);
+            let input = std::fs::File::open(file).map_err(|e| Error::io("open", file, e))?;
+            cmd.stdin(input);
+            tool::run(program, target, cmd, None, &TraceObserver(program), None).await
+        }
+    }
+}
+
+/// Copies only the schema of a MySQL database into another (for dry-run migrations).
+pub(crate) async fn copy_mysql_schema(
+    from: &DbTarget,
+    to: &DbTarget,
+    work: &Path,
+) -> Result<(), Error> {
+    let file = work.join("schema.sql");
+    let program = dump_tool(Engine::Mysql);
+    let cred = Credentials::write(from)?;
+    let mut cmd = cred.command(program, from);
+    cmd.args(["--no-data", "--routines", "--triggers", "--skip-comments"])
+        .arg(format!("--result-file={}", file.display()))
+        .arg(&from.database);
+    tool::run(program, from, cmd, None, &TraceObserver(program), None).await?;
+    create_database(to).await?;
+    let cred = Credentials::write(to)?;
+    let mut cmd = cred.command(client_tool(), to);
+    cmd.arg(&to.database)
+        .stdin(std::fs::File::open(&file).map_err(|e| Error::io("open", &file, e))?);
+    tool::run(
+        client_tool(),
+        to,
+        cmd,
+        None,
+        &TraceObserver("mariadb"),
+        None,
+    )
+    .await
+}

@@ -1,0 +1,268 @@
+//! Running the engines' own tools (`pg_dump`, `pg_restore`, `mariadb-dump`, `mariadb`)
+//! with credentials in a 0600 file, never on the command line: PostgreSQL reads a
+//! `PGPASSFILE`, MariaDB a `--defaults-extra-file` given as first argument.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::target::{DbTarget, Engine};
+
+/// How often a running tool's output size is sampled for progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+/// Lines of a failed tool's stderr kept for the error message.
+const STDERR_TAIL_LINES: usize = 12;
+/// How long to wait for the rest of a finished tool's stderr.
+const STDERR_DRAIN: Duration = Duration::from_secs(2);
+
+/// Receives what a running tool does.
+pub(crate) trait ToolObserver: Send + Sync {
+    /// Bytes written so far to the watched output.
+    fn bytes(&self, _n: u64) {}
+    /// One line of the tool's stderr (already scrubbed of the password).
+    fn line(&self, _line: &str) {}
+}
+
+/// An observer that only logs through `tracing`.
+pub(crate) struct TraceObserver<'a>(pub &'a str);
+
+impl ToolObserver for TraceObserver<'_> {
+    fn line(&self, line: &str) {
+        tracing::debug!(tool = self.0, line, "tool output");
+    }
+}
+
+/// A request to stop something that runs (a dump, a command task). Cloned freely.
+#[derive(Clone)]
+pub struct StopSignal {
+    rx: watch::Receiver<bool>,
+    tx: std::sync::Arc<watch::Sender<bool>>,
+}
+
+impl Default for StopSignal {
+    fn default() -> Self {
+        let (tx, rx) = watch::channel(false);
+        Self {
+            rx,
+            tx: std::sync::Arc::new(tx),
+        }
+    }
+}
+
+impl StopSignal {
+    pub fn stop(&self) {
+        self.tx.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Resolves once [`StopSignal::stop`] was called.
+    pub async fn stopped(&self) {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// A 0600 credentials file in a private temporary directory, deleted on drop.
+pub(crate) struct Credentials {
+    dir: tempfile::TempDir,
+    engine: Engine,
+}
+
+impl Credentials {
+    pub(crate) fn write(target: &DbTarget) -> Result<Self, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("changeover-cred")
+            .tempdir()
+            .map_err(|e| Error::io("create credentials directory in", std::env::temp_dir(), e))?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("restrict", dir.path(), e))?;
+        let pw = target.password.as_ref().map(|p| p.expose()).unwrap_or("");
+        let (name, body) = match target.engine {
+            Engine::Postgres => {
+                let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+                (
+                    "pgpass",
+                    format!(
+                        "{}:{}:*:{}:{}\n",
+                        esc(&target.host),
+                        target.port,
+                        esc(&target.user),
+                        esc(pw)
+                    ),
+                )
+            }
+            _ => {
+                let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+                (
+                    "client.cnf",
+                    format!(
+                        "[client]\nhost=\"{}\"\nport={}\nuser=\"{}\"\npassword=\"{}\"\nprotocol=tcp\n",
+                        esc(&target.host),
+                        target.port,
+                        esc(&target.user),
+                        esc(pw)
+                    ),
+                )
+            }
+        };
+        let path = dir.path().join(name);
+        let mut opts = std::fs::OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        std::io::Write::write_all(&mut f, body.as_bytes())
+            .map_err(|e| Error::io("write", &path, e))?;
+        Ok(Self {
+            dir,
+            engine: target.engine,
+        })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join(match self.engine {
+            Engine::Postgres => "pgpass",
+            _ => "client.cnf",
+        })
+    }
+
+    /// Prepares a command of `program` for `target` with credentials attached.
+    pub(crate) fn command(&self, program: &str, target: &DbTarget) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.kill_on_drop(true).stdin(Stdio::null());
+        match self.engine {
+            Engine::Postgres => {
+                cmd.env_remove("PGPASSWORD")
+                    .env("PGPASSFILE", self.path())
+                    .arg("-h")
+                    .arg(&target.host)
+                    .arg("-p")
+                    .arg(target.port.to_string())
+                    .arg("-U")
+                    .arg(&target.user)
+                    .arg("--no-password");
+            }
+            _ => {
+                let mut a = OsString::from("--defaults-extra-file=");
+                a.push(self.path());
+                cmd.arg(a);
+            }
+        }
+        cmd
+    }
+}
+
+/// Runs a prepared command to completion. `watch` is a file whose size is reported as
+/// progress; `stop` kills the process. Errors carry the last stderr lines, scrubbed.
+pub(crate) async fn run(
+    tool: &str,
+    target: &DbTarget,
+    mut cmd: Command,
+    watch: Option<&Path>,
+    observer: &dyn ToolObserver,
+    stop: Option<&StopSignal>,
+) -> Result<(), Error> {
+    cmd.stderr(Stdio::piped());
+    if cmd.as_std().get_program().is_empty() {
+        return Err(Error::ToolMissing {
+            tool: tool.into(),
+            message: "empty program".into(),
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::ToolMissing {
+        tool: tool.into(),
+        message: e.to_string(),
+    })?;
+    let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+    let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    if let Some(mut lines) = stderr {
+        tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                if line_tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut tail: Vec<String> = Vec::new();
+    let keep = |l: String, tail: &mut Vec<String>| {
+        let l = target.scrub(&l);
+        observer.line(&l);
+        tail.push(l);
+        if tail.len() > STDERR_TAIL_LINES {
+            tail.remove(0);
+        }
+    };
+    let never = StopSignal::default();
+    let stop = stop.unwrap_or(&never);
+    let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.map_err(|e| Error::ToolMissing { tool: tool.into(), message: e.to_string() })?,
+            Some(l) = line_rx.recv() => keep(l, &mut tail),
+            _ = tick.tick() => if let Some(p) = watch { observer.bytes(output_size(p)) },
+            _ = stop.stopped() => {
+                let _ = child.kill().await;
+                return Err(Error::Stopped { database: target.redacted() });
+            }
+        }
+    };
+    // Drain what is left of stderr (the reader ends at EOF).
+    while let Ok(Some(l)) = tokio::time::timeout(STDERR_DRAIN, line_rx.recv()).await {
+        keep(l, &mut tail);
+    }
+    if let Some(p) = watch {
+        observer.bytes(output_size(p));
+    }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Tool {
+            tool: tool.into(),
+            target: target.redacted(),
+            status: status.to_string(),
+            stderr: tail.join(" | "),
+        })
+    }
+}
+
+/// Size of a file, or of every file in a directory (pg_dump `-Fd`); 0 when absent.
+pub(crate) fn output_size(path: &Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+/// First line of `<tool> --version`.
+pub(crate) async fn version(tool: &str) -> String {
+    match Command::new(tool).arg("--version").output().await {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        Err(_) => String::from("unknown"),
+    }
+}

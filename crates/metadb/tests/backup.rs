@@ -1,0 +1,271 @@
+use std::path::Path;
+
+use anyhow::Result;
+use changeover_metadb::{
+    BackupRequest, BackupSession, BackupSet, BackupStatus, DumpOptions, Engine, Error, Manifest,
+    PruneStatement, backup_dir, list_backups, restore, table_checksums, verify,
+};
+
+use crate::common::{ENGINES, TestDb};
+
+async fn backup_one(
+    db: &TestDb,
+    data_dir: &Path,
+    prune: Vec<PruneStatement>,
+) -> Result<(std::path::PathBuf, Manifest)> {
+    let dir = backup_dir(data_dir, Some("up-1"))?;
+    let mut req = BackupRequest::new("metadata", db.target.clone());
+    req.prune = prune;
+    let session = BackupSession::new(&dir, Some("up-1"), vec![req])?;
+    session.start_all();
+    session.wait().await;
+    let items = session.items();
+    assert_eq!(items[0].status, BackupStatus::Complete, "{:?}", items[0]);
+    let m = items[0].manifest.clone().expect("manifest");
+    Ok((dir, m))
+}
+
+#[tokio::test]
+async fn backup_destroy_restore_gives_identical_checksums() -> Result<()> {
+    for engine in ENGINES {
+        let db = TestDb::new(engine);
+        db.seed();
+        let before = table_checksums(&db.target).await?;
+        assert_eq!(before.len(), 2, "{engine}: {before:?}");
+        assert!(before.iter().any(|t| t.rows == 500));
+        let (dir, m) = backup_one(&db, db.dir.path(), vec![]).await?;
+        assert!(m.size_bytes > 0 && m.sha256.len() == 64, "{m:?}");
+        assert_eq!(m.upgrade_id.as_deref(), Some("up-1"));
+        assert!(!m.server_version.is_empty() && !m.tool_version.is_empty());
+        assert_eq!(BackupSet::read(&dir)?.get("metadata"), Some(&m));
+
+        db.exec("DELETE FROM job WHERE id > 10; DROP TABLE heartbeat;");
+        assert_ne!(table_checksums(&db.target).await?, before);
+        restore(&dir, &m, &db.target, &DumpOptions::default()).await?;
+        assert_eq!(
+            table_checksums(&db.target).await?,
+            before,
+            "{engine}: restore differs"
+        );
+
+        let report = verify(&dir, &m, &db.target, &DumpOptions::default()).await?;
+        assert!(report.ok(), "{engine}: {:?}", report.differences());
+        assert_eq!(report.tables.len(), 2);
+        db.exec("UPDATE job SET name = 'changed' WHERE id = 7");
+        let report = verify(&dir, &m, &db.target, &DumpOptions::default()).await?;
+        let diffs = report.differences();
+        assert!(
+            diffs.len() == 1 && diffs[0].contains("job"),
+            "{engine}: {diffs:?}"
+        );
+        assert_eq!(list_backups(&db.dir.path().join("backups"))?.len(), 1);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn verify_drops_its_scratch_database() -> Result<()> {
+    for engine in [Engine::Postgres, Engine::Mysql] {
+        let db = TestDb::new(engine);
+        db.seed();
+        let (dir, m) = backup_one(&db, db.dir.path(), vec![]).await?;
+        let list = |db: &TestDb| {
+            match engine {
+            Engine::Postgres => crate::common::psql_admin("SELECT datname FROM pg_database WHERE datname LIKE 'changeover_verify_%'"),
+            _ => crate::common::mariadb_admin("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'changeover_verify_%'"),
+        }
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty() && !l.contains(&db.target.database))
+        .collect::<Vec<_>>()
+        };
+        let before = list(&db);
+        verify(&dir, &m, &db.target, &DumpOptions::default()).await?;
+        let after = list(&db);
+        assert!(
+            after.iter().all(|n| before.contains(n)),
+            "{engine}: scratch left behind: {after:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Adds a marker row after the backup: a restore that touched the target would remove it.
+async fn assert_refused_untouched(
+    db: &TestDb,
+    dir: &Path,
+    m: &Manifest,
+    expect: &str,
+) -> Result<()> {
+    let before = table_checksums(&db.target).await?;
+    let err = restore(dir, m, &db.target, &DumpOptions::default())
+        .await
+        .expect_err("restore must refuse");
+    assert!(matches!(err, Error::DumpInvalid { .. }), "{err}");
+    assert!(
+        err.to_string().contains(expect),
+        "{}: `{err}` lacks `{expect}`",
+        db.engine()
+    );
+    assert_eq!(
+        table_checksums(&db.target).await?,
+        before,
+        "target was touched"
+    );
+    assert_eq!(db.query("SELECT name FROM job WHERE id = 100000"), "marker");
+    Ok(())
+}
+
+#[tokio::test]
+async fn altered_or_truncated_dump_is_refused_before_touching_the_target() -> Result<()> {
+    for engine in ENGINES {
+        let db = TestDb::new(engine);
+        db.seed();
+        let (dir, m) = backup_one(&db, db.dir.path(), vec![]).await?;
+        db.exec("INSERT INTO job (id, name) VALUES (100000, 'marker')");
+        let file = dir.join(&m.file);
+        let original = std::fs::read(&file)?;
+
+        // One byte altered: the checksum catches it.
+        let mut altered = original.clone();
+        let mid = altered.len() / 2;
+        altered[mid] ^= 0x55;
+        std::fs::write(&file, &altered)?;
+        assert_refused_untouched(&db, &dir, &m, "differs from the manifest").await?;
+
+        // Truncated: the size catches it.
+        std::fs::write(&file, &original[..original.len() * 2 / 3])?;
+        assert_refused_untouched(&db, &dir, &m, "truncated or altered").await?;
+
+        // Truncated and the manifest "fixed" to match: the structural check catches it.
+        let cut = &original[..original.len() * 2 / 3];
+        std::fs::write(&file, cut)?;
+        let mut forged = m.clone();
+        forged.size_bytes = cut.len() as u64;
+        forged.sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cut));
+        let expect = match engine {
+            Engine::Postgres => "pg_restore cannot read it through",
+            Engine::Mysql => "Dump completed",
+            Engine::Sqlite => "SQLite",
+        };
+        assert_refused_untouched(&db, &dir, &forged, expect).await?;
+
+        // Empty.
+        std::fs::write(&file, b"")?;
+        let mut empty = m.clone();
+        empty.size_bytes = 0;
+        assert_refused_untouched(&db, &dir, &empty, "empty").await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn prune_runs_before_the_dump_and_is_recorded() -> Result<()> {
+    for engine in ENGINES {
+        let db = TestDb::new(engine);
+        db.seed();
+        let prune = vec![PruneStatement {
+            name: "old-heartbeats".into(),
+            sql: "DELETE FROM heartbeat WHERE beat < (SELECT m FROM (SELECT MAX(beat) AS m FROM heartbeat) x)".into(),
+        }];
+        let (_dir, m) = backup_one(&db, db.dir.path(), prune).await?;
+        assert_eq!(m.pruned.len(), 1);
+        assert_eq!(m.pruned[0].rows_deleted, 299, "{engine}");
+        assert_eq!(db.query("SELECT COUNT(*) FROM heartbeat"), "1");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn failed_backup_is_reported_and_can_be_rebacked_up() -> Result<()> {
+    let good = TestDb::new(Engine::Postgres);
+    good.seed();
+    let missing = good
+        .target
+        .with_database(&crate::common::random_name("metadb_absent"));
+    let dir = backup_dir(good.dir.path(), None)?;
+    let session = BackupSession::new(
+        &dir,
+        None,
+        vec![
+            BackupRequest::new("good", good.target.clone()),
+            BackupRequest::new("bad", missing.clone()),
+        ],
+    )?;
+    session.start_all();
+    session.wait().await;
+    let items = session.items();
+    assert_eq!(items[0].status, BackupStatus::Complete);
+    assert_eq!(items[1].status, BackupStatus::Failed);
+    assert!(
+        items[1]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not exist"),
+        "{:?}",
+        items[1].error
+    );
+    assert!(!dir.join("bad.dump").exists() && !dir.join("bad.dump.partial").exists());
+    // Re-backup the failed one after the database appears.
+    crate::common::psql_admin(&format!("CREATE DATABASE {}", missing.database));
+    let _drop = DropPg(missing.database.clone());
+    session.start("bad")?;
+    session.wait().await;
+    assert_eq!(session.items()[1].status, BackupStatus::Complete);
+    assert!(session.all_complete());
+    assert_eq!(BackupSet::read(&dir)?.databases.len(), 2);
+    Ok(())
+}
+
+struct DropPg(String);
+impl Drop for DropPg {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0))
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn force_stop_one_backup_while_the_other_completes() -> Result<()> {
+    let big = TestDb::new(Engine::Postgres);
+    // Enough data that the dump takes a while: ~60 MB of incompressible text.
+    big.exec("CREATE TABLE blob AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS v FROM generate_series(1, 600000) g");
+    let small = TestDb::new(Engine::Sqlite);
+    small.seed();
+    let dir = backup_dir(big.dir.path(), Some("up-stop"))?;
+    let session = BackupSession::new(
+        &dir,
+        Some("up-stop"),
+        vec![
+            BackupRequest::new("big", big.target.clone()),
+            BackupRequest::new("small", small.target.clone()),
+        ],
+    )?;
+    session.start_all();
+    // Stop "big" as soon as it is dumping.
+    let item = session.item("big")?;
+    for _ in 0..2000 {
+        if item.status() == BackupStatus::BackingUp {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    session.stop("big")?;
+    session.wait().await;
+    let items = session.items();
+    assert_eq!(
+        items[0].status,
+        BackupStatus::Stopped,
+        "{:?}",
+        items[0].error
+    );
+    assert_eq!(items[1].status, BackupStatus::Complete);
+    assert!(!dir.join("big.dump").exists());
+    let set = BackupSet::read(&dir)?;
+    assert!(set.get("big").is_none() && set.get("small").is_some());
+    assert!(session.start("nope").is_err());
+    Ok(())
+}
