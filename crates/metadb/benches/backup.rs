@@ -1,1 +1,284 @@
-fn main() {}
+//! Backup/restore benchmark: changeover versus the dump tools called directly.
+//!
+//! ```text
+//! cargo bench -p changeover-metadb --bench backup -- --size-mb 100 [--engine postgres|mysql]
+//! ```
+//! Creates a database of about `--size-mb` MB (default 1024) on the machine's server
+//! (generated server-side), backs it up and restores it through changeover (dump +
+//! size/structure/SHA-256 checks + manifest; restore re-checks before loading) and with
+//! `pg_dump`/`pg_restore` or `mariadb-dump`/`mariadb` directly, then prints durations
+//! and changeover's overhead. The databases are dropped at the end.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use changeover_metadb::{
+    BackupRequest, BackupSession, BackupStatus, DbTarget, DumpOptions, Engine, restore,
+};
+
+const DEFAULT_SIZE_MB: u64 = 1024;
+/// Bytes per generated row (id + 4 md5 hex strings + overhead), to size the table.
+const ROW_BYTES: u64 = 190;
+
+struct Args {
+    size_mb: u64,
+    engine: Engine,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        size_mb: DEFAULT_SIZE_MB,
+        engine: Engine::Postgres,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--size-mb" => {
+                let v = it.next().ok_or("--size-mb needs a number")?;
+                a.size_mb = v
+                    .parse()
+                    .map_err(|_| format!("--size-mb `{v}` is not a number"))?;
+            }
+            "--engine" => match it.next().as_deref() {
+                Some("postgres") => a.engine = Engine::Postgres,
+                Some("mysql" | "mariadb") => a.engine = Engine::Mysql,
+                other => return Err(format!("--engine {other:?}: use postgres or mysql")),
+            },
+            _ => {} // `cargo bench` passes `--bench`
+        }
+    }
+    Ok(a)
+}
+
+fn sh(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn psql(db: &str, sql: &str) -> Result<(), String> {
+    sh(Command::new("psql").args([
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-qAt",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        db,
+        "-c",
+        sql,
+    ]))
+}
+
+fn mariadb(db: &str, sql: &str) -> Result<(), String> {
+    sh(Command::new("mariadb").args(["-h127.0.0.1", "-uroot", "--protocol=tcp", db, "-e", sql]))
+}
+
+fn create(engine: Engine, name: &str, size_mb: u64) -> Result<(), String> {
+    let rows = size_mb * 1024 * 1024 / ROW_BYTES;
+    match engine {
+        Engine::Postgres => {
+            psql("postgres", &format!("CREATE DATABASE {name}"))?;
+            psql(
+                name,
+                &format!(
+                    "CREATE TABLE bench (id BIGINT PRIMARY KEY, a TEXT, b TEXT, c TEXT, d TEXT); \
+                 INSERT INTO bench SELECT g, md5(g || 'a'), md5(g || 'b'), md5(g || 'c'), md5(g || 'd') \
+                 FROM generate_series(1, {rows}) g"
+                ),
+            )
+        }
+        _ => {
+            mariadb("", &format!("CREATE DATABASE {name}"))?;
+            mariadb(
+                name,
+                "CREATE TABLE bench (id BIGINT PRIMARY KEY, a CHAR(32), b CHAR(32), c CHAR(32), d CHAR(32))",
+            )?;
+            // Doublings from one row: INSERT … SELECT until the row count is reached.
+            mariadb(
+                name,
+                "INSERT INTO bench VALUES (1, MD5('1a'), MD5('1b'), MD5('1c'), MD5('1d'))",
+            )?;
+            let mut have = 1u64;
+            while have < rows {
+                let add = have.min(rows - have);
+                mariadb(
+                    name,
+                    &format!(
+                        "INSERT INTO bench SELECT id + {have}, MD5(CONCAT(id + {have}, 'a')), MD5(CONCAT(id + {have}, 'b')), \
+                     MD5(CONCAT(id + {have}, 'c')), MD5(CONCAT(id + {have}, 'd')) FROM bench WHERE id <= {add}"
+                    ),
+                )?;
+                have += add;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn drop_db(engine: Engine, name: &str) {
+    let _ = match engine {
+        Engine::Postgres => psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ),
+        _ => mariadb("", &format!("DROP DATABASE IF EXISTS {name}")),
+    };
+}
+
+fn time(f: impl FnOnce() -> Result<(), String>) -> Result<Duration, String> {
+    let t = Instant::now();
+    f()?;
+    Ok(t.elapsed())
+}
+
+fn direct_backup(engine: Engine, db: &str, file: &std::path::Path) -> Result<(), String> {
+    match engine {
+        Engine::Postgres => sh(Command::new("pg_dump")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "--format=custom",
+                "--file",
+            ])
+            .arg(file)
+            .arg(db)),
+        _ => sh(Command::new("mariadb-dump")
+            .args([
+                "-h127.0.0.1",
+                "-uroot",
+                "--protocol=tcp",
+                "--single-transaction",
+                "--routines",
+                "--events",
+                "--triggers",
+                "--no-tablespaces",
+            ])
+            .arg(format!("--result-file={}", file.display()))
+            .arg(db)),
+    }
+}
+
+fn direct_restore(engine: Engine, db: &str, file: &std::path::Path) -> Result<(), String> {
+    drop_db(engine, db);
+    match engine {
+        Engine::Postgres => {
+            psql("postgres", &format!("CREATE DATABASE {db}"))?;
+            sh(Command::new("pg_restore")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "--exit-on-error",
+                    "--no-owner",
+                    "--jobs",
+                    "2",
+                    "--dbname",
+                    db,
+                ])
+                .arg(file))
+        }
+        _ => {
+            mariadb("", &format!("CREATE DATABASE {db}"))?;
+            let input = std::fs::File::open(file).map_err(|e| e.to_string())?;
+            sh(Command::new("mariadb")
+                .args(["-h127.0.0.1", "-uroot", "--protocol=tcp", db])
+                .stdin(input))
+        }
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("bench failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let a = args()?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let name = format!("changeover_bench_{:08x}", rand::random::<u32>());
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    eprintln!(
+        "creating {} database {name} of ~{} MB …",
+        a.engine, a.size_mb
+    );
+    let t = Instant::now();
+    let r = (|| {
+        create(a.engine, &name, a.size_mb)?;
+        eprintln!("created in {:.1} s", t.elapsed().as_secs_f64());
+        let url = match a.engine {
+            Engine::Postgres => format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            _ => format!("mysql://root@127.0.0.1:3306/{name}"),
+        };
+        let target = DbTarget::parse(&url).map_err(|e| e.to_string())?;
+        let direct_file = work.path().join("direct.dump");
+        let dir = work.path().join("changeover");
+
+        let direct_dump = time(|| direct_backup(a.engine, &name, &direct_file))?;
+        let mut manifest = None;
+        let co_dump = time(|| {
+            rt.block_on(async {
+                let s = BackupSession::new(
+                    &dir,
+                    Some("bench"),
+                    vec![BackupRequest::new("bench", target.clone())],
+                )
+                .map_err(|e| e.to_string())?;
+                s.start_all();
+                s.wait().await;
+                let item = s.items().remove(0);
+                if item.status != BackupStatus::Complete {
+                    return Err(format!("changeover backup failed: {:?}", item.error));
+                }
+                manifest = item.manifest;
+                Ok(())
+            })
+        })?;
+        let manifest = manifest.ok_or("no manifest")?;
+        let direct_load = time(|| direct_restore(a.engine, &name, &direct_file))?;
+        let co_load = time(|| {
+            rt.block_on(restore(&dir, &manifest, &target, &DumpOptions::default()))
+                .map_err(|e| e.to_string())
+        })?;
+        let size = std::fs::metadata(&direct_file)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "engine {}  database ~{} MB  dump file {:.1} MB",
+            a.engine,
+            a.size_mb,
+            size as f64 / 1048576.0
+        );
+        println!(
+            "{:<10} {:>12} {:>12} {:>10}",
+            "phase", "direct (s)", "changeover", "overhead"
+        );
+        for (phase, d, c) in [
+            ("backup", direct_dump, co_dump),
+            ("restore", direct_load, co_load),
+        ] {
+            let over = (c.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0;
+            println!(
+                "{phase:<10} {:>12.2} {:>12.2} {over:>9.1}%",
+                d.as_secs_f64(),
+                c.as_secs_f64()
+            );
+        }
+        Ok(())
+    })();
+    drop_db(a.engine, &name);
+    r
+}

@@ -31,7 +31,7 @@ pub use migration::{
     AppliedMigration, DEFAULT_LOCK_TIMEOUT, HISTORY_TABLE, HistoryEntry, MigrateOptions, Migration,
     MigrationReport, dry_run, history, migrate, pending,
 };
-pub use restore::{TableComparison, VerifyReport, restore, verify};
+pub use restore::{TableComparison, VerifyReport, restore, restore_set, verify};
 pub use secret::Secret;
 pub use target::{DbTarget, Engine, redact_url};
 pub use tool::StopSignal;

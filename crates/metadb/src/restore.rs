@@ -10,7 +10,7 @@ use crate::backup::check_backup;
 use crate::checksum::{TableChecksum, table_checksums};
 use crate::dump::{self, DumpOptions};
 use crate::error::Error;
-use crate::manifest::Manifest;
+use crate::manifest::{BackupSet, Manifest};
 use crate::target::{DbTarget, Engine};
 
 /// Replaces `target`'s content with the backup described by `manifest` in `dir`.
@@ -34,6 +34,46 @@ pub async fn restore(
     tracing::info!(database = %manifest.database, target = %target, "restoring backup");
     dump::load(target, &file, opts).await?;
     tracing::info!(database = %manifest.database, target = %target, "restore complete");
+    Ok(())
+}
+
+/// Restores several databases from one backup directory (the rollback of an upgrade).
+/// Every backup is checked first; if any is missing or unusable, no database is touched.
+/// `targets` pairs each database name of the manifest with where to restore it.
+pub async fn restore_set(
+    dir: &Path,
+    targets: &[(String, DbTarget)],
+    opts: &DumpOptions,
+) -> Result<(), Error> {
+    let set = BackupSet::read(dir)?;
+    let mut plan = Vec::new();
+    for (name, target) in targets {
+        let m = set.get(name).ok_or_else(|| Error::Unknown {
+            kind: "database in the backup",
+            name: name.clone(),
+            known: set
+                .databases
+                .iter()
+                .map(|m| m.database.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        if m.engine != target.engine {
+            return Err(Error::Manifest {
+                path: dir.join(&m.file),
+                reason: format!(
+                    "the backup of {name} is a {} dump but the target {target} is {}",
+                    m.engine, target.engine
+                ),
+            });
+        }
+        check_backup(dir, m).await?;
+        plan.push((m, target));
+    }
+    for (m, target) in plan {
+        tracing::info!(database = %m.database, target = %target, "restoring backup");
+        dump::load(target, &dir.join(&m.file), opts).await?;
+    }
     Ok(())
 }
 
@@ -106,10 +146,10 @@ pub async fn verify(
         table_checksums(&scratch).await
     }
     .await;
-    if source.engine != Engine::Sqlite {
-        if let Err(e) = dump::drop_database(&scratch).await {
-            tracing::warn!(scratch = %scratch, error = %e, "could not drop the scratch database");
-        }
+    if source.engine != Engine::Sqlite
+        && let Err(e) = dump::drop_database(&scratch).await
+    {
+        tracing::warn!(scratch = %scratch, error = %e, "could not drop the scratch database");
     }
     let restored = restored?;
     let original = table_checksums(source).await?;

@@ -3,7 +3,7 @@ use std::path::Path;
 use anyhow::Result;
 use changeover_metadb::{
     BackupRequest, BackupSession, BackupSet, BackupStatus, DumpOptions, Engine, Error, Manifest,
-    PruneStatement, backup_dir, list_backups, restore, table_checksums, verify,
+    PruneStatement, backup_dir, list_backups, restore, restore_set, table_checksums, verify,
 };
 
 use crate::common::{ENGINES, TestDb};
@@ -267,5 +267,64 @@ async fn force_stop_one_backup_while_the_other_completes() -> Result<()> {
     let set = BackupSet::read(&dir)?;
     assert!(set.get("big").is_none() && set.get("small").is_some());
     assert!(session.start("nope").is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn restore_set_checks_every_backup_before_touching_any_database() -> Result<()> {
+    let pg = TestDb::new(Engine::Postgres);
+    let my = TestDb::new(Engine::Mysql);
+    pg.seed();
+    my.seed();
+    let dir = backup_dir(pg.dir.path(), Some("up-set"))?;
+    let reqs = vec![
+        BackupRequest::new("pg", pg.target.clone()),
+        BackupRequest::new("my", my.target.clone()),
+    ];
+    let session = BackupSession::new(&dir, Some("up-set"), reqs.clone())?;
+    session.start_all();
+    session.wait().await;
+    assert!(session.all_complete());
+    let before = (
+        table_checksums(&pg.target).await?,
+        table_checksums(&my.target).await?,
+    );
+
+    // A new session on the same directory resumes: both are already complete.
+    let resumed = BackupSession::new(&dir, Some("up-set"), reqs)?;
+    assert!(resumed.all_complete());
+
+    pg.exec("DELETE FROM job");
+    my.exec("DELETE FROM job");
+    let targets = vec![
+        ("pg".to_owned(), pg.target.clone()),
+        ("my".to_owned(), my.target.clone()),
+    ];
+    // Tamper with the second: the first must not be restored either.
+    let my_file = dir.join("my.sql");
+    let good = std::fs::read(&my_file)?;
+    std::fs::write(&my_file, &good[..good.len() / 2])?;
+    let err = restore_set(&dir, &targets, &DumpOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DumpInvalid { .. }), "{err}");
+    assert_eq!(pg.query("SELECT count(*) FROM job"), "0", "pg was touched");
+    std::fs::write(&my_file, &good)?;
+    restore_set(&dir, &targets, &DumpOptions::default()).await?;
+    assert_eq!(
+        (
+            table_checksums(&pg.target).await?,
+            table_checksums(&my.target).await?
+        ),
+        before
+    );
+    let unknown = vec![("nope".to_owned(), pg.target.clone())];
+    assert!(
+        restore_set(&dir, &unknown, &DumpOptions::default())
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("unknown database in the backup `nope`")
+    );
     Ok(())
 }

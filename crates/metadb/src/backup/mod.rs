@@ -182,16 +182,18 @@ async fn check_new_dump(target: &DbTarget, path: &Path) -> Result<(u64, String),
             reason: "the dump is empty (0 bytes)".into(),
         });
     }
-    dump::check_structure(target.engine, path)
-        .await
-        .map_err(|reason| Error::DumpInvalid {
-            path: path.into(),
-            reason,
-        })?;
+    // The structural read and the checksum run side by side (two cores, one pass each).
     let p = path.to_owned();
-    let sha = tokio::task::spawn_blocking(move || sha256_file(&p))
-        .await
-        .map_err(|e| Error::io("checksum", path, std::io::Error::other(e.to_string())))??;
+    let (structure, sha) = tokio::join!(
+        dump::check_structure(target.engine, path),
+        tokio::task::spawn_blocking(move || sha256_file(&p))
+    );
+    structure.map_err(|reason| Error::DumpInvalid {
+        path: path.into(),
+        reason,
+    })?;
+    let sha =
+        sha.map_err(|e| Error::io("checksum", path, std::io::Error::other(e.to_string())))??;
     Ok((size, sha))
 }
 
@@ -217,17 +219,17 @@ pub async fn check_backup(dir: &Path, manifest: &Manifest) -> Result<PathBuf, Er
         )));
     }
     let p = path.clone();
-    let sha = tokio::task::spawn_blocking(move || sha256_file(&p))
-        .await
-        .map_err(|e| invalid(e.to_string()))??;
+    let (structure, sha) = tokio::join!(
+        dump::check_structure(manifest.engine, &path),
+        tokio::task::spawn_blocking(move || sha256_file(&p))
+    );
+    let sha = sha.map_err(|e| invalid(e.to_string()))??;
     if sha != manifest.sha256 {
         return Err(invalid(format!(
             "its SHA-256 {sha} differs from the manifest's {} (altered)",
             manifest.sha256
         )));
     }
-    dump::check_structure(manifest.engine, &path)
-        .await
-        .map_err(invalid)?;
+    structure.map_err(invalid)?;
     Ok(path)
 }

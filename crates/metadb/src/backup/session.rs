@@ -46,11 +46,21 @@ impl BackupSession {
                 });
             }
         }
+        // Resume: a database whose dump is already recorded in the directory (same size
+        // on disk) is complete; `start_all` will not dump it again.
+        let recorded = crate::manifest::BackupSet::read(dir).ok();
         let items = requests
             .iter()
             .map(|r| {
                 let names: Vec<String> = r.prune.iter().map(|p| p.name.clone()).collect();
-                Arc::new(BackupItem::new(&r.database, &names))
+                let item = BackupItem::new(&r.database, &names);
+                if let Some(m) = recorded.as_ref().and_then(|s| s.get(&r.database))
+                    && std::fs::metadata(dir.join(&m.file)).is_ok_and(|md| md.len() == m.size_bytes)
+                {
+                    item.log("found a recorded backup in the directory");
+                    item.finish(Ok(m.clone()));
+                }
+                Arc::new(item)
             })
             .collect();
         Ok(Arc::new(Self {
