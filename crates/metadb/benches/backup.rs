@@ -1,7 +1,7 @@
 //! Backup/restore benchmark: changeover versus the dump tools called directly.
 //!
 //! ```text
-//! cargo bench -p changeover-metadb --bench backup -- --size-mb 100 [--engine postgres|mysql]
+//! cargo bench -p changeover-metadb --bench backup -- --size-mb 100 [--engine postgres|mysql] [--runs 2]
 //! ```
 //! Creates a database of about `--size-mb` MB (default 1024) on the machine's server
 //! (generated server-side), backs it up and restores it through changeover (dump +
@@ -23,12 +23,15 @@ const ROW_BYTES: u64 = 190;
 struct Args {
     size_mb: u64,
     engine: Engine,
+    /// Each phase runs this many times, alternating direct and changeover; the best counts.
+    runs: u32,
 }
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
         size_mb: DEFAULT_SIZE_MB,
         engine: Engine::Postgres,
+        runs: 2,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -38,6 +41,13 @@ fn args() -> Result<Args, String> {
                 a.size_mb = v
                     .parse()
                     .map_err(|_| format!("--size-mb `{v}` is not a number"))?;
+            }
+            "--runs" => {
+                let v = it.next().ok_or("--runs needs a number")?;
+                a.runs = v
+                    .parse::<u32>()
+                    .map_err(|_| format!("--runs `{v}` is not a number"))?
+                    .max(1);
             }
             "--engine" => match it.next().as_deref() {
                 Some("postgres") => a.engine = Engine::Postgres,
@@ -227,32 +237,39 @@ fn run() -> Result<(), String> {
         let direct_file = work.path().join("direct.dump");
         let dir = work.path().join("changeover");
 
-        let direct_dump = time(|| direct_backup(a.engine, &name, &direct_file))?;
+        let (mut direct_dump, mut co_dump, mut direct_load, mut co_load) =
+            (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
         let mut manifest = None;
-        let co_dump = time(|| {
-            rt.block_on(async {
-                let s = BackupSession::new(
-                    &dir,
-                    Some("bench"),
-                    vec![BackupRequest::new("bench", target.clone())],
-                )
-                .map_err(|e| e.to_string())?;
-                s.start_all();
-                s.wait().await;
-                let item = s.items().remove(0);
-                if item.status != BackupStatus::Complete {
-                    return Err(format!("changeover backup failed: {:?}", item.error));
-                }
-                manifest = item.manifest;
-                Ok(())
-            })
-        })?;
+        for _ in 0..a.runs {
+            direct_dump = direct_dump.min(time(|| direct_backup(a.engine, &name, &direct_file))?);
+            let _ = std::fs::remove_dir_all(&dir);
+            co_dump = co_dump.min(time(|| {
+                rt.block_on(async {
+                    let s = BackupSession::new(
+                        &dir,
+                        Some("bench"),
+                        vec![BackupRequest::new("bench", target.clone())],
+                    )
+                    .map_err(|e| e.to_string())?;
+                    s.start_all();
+                    s.wait().await;
+                    let item = s.items().remove(0);
+                    if item.status != BackupStatus::Complete {
+                        return Err(format!("changeover backup failed: {:?}", item.error));
+                    }
+                    manifest = item.manifest;
+                    Ok(())
+                })
+            })?);
+        }
         let manifest = manifest.ok_or("no manifest")?;
-        let direct_load = time(|| direct_restore(a.engine, &name, &direct_file))?;
-        let co_load = time(|| {
-            rt.block_on(restore(&dir, &manifest, &target, &DumpOptions::default()))
-                .map_err(|e| e.to_string())
-        })?;
+        for _ in 0..a.runs {
+            direct_load = direct_load.min(time(|| direct_restore(a.engine, &name, &direct_file))?);
+            co_load = co_load.min(time(|| {
+                rt.block_on(restore(&dir, &manifest, &target, &DumpOptions::default()))
+                    .map_err(|e| e.to_string())
+            })?);
+        }
         let size = std::fs::metadata(&direct_file)
             .map(|m| m.len())
             .unwrap_or(0);

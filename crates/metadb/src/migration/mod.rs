@@ -49,6 +49,25 @@ impl Migration {
         }
     }
 
+    /// Picks the SQL for `engine` from a bundle's per-engine map
+    /// (`sql: { sqlite: …, postgres: …, mysql: … }`).
+    pub fn for_engine(
+        version: i64,
+        name: &str,
+        sql: &std::collections::BTreeMap<String, String>,
+        engine: Engine,
+    ) -> Result<Self, Error> {
+        match sql.get(engine.as_str()) {
+            Some(text) => Ok(Self::new(version, name, text.clone())),
+            None => Err(Error::MigrationList {
+                reason: format!(
+                    "migration V{version} `{name}` has no SQL for {engine} (it has: {})",
+                    sql.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
+    }
+
     /// SHA-256 (hex) of the SQL text.
     pub fn checksum(&self) -> String {
         hex::encode(Sha256::digest(self.sql.as_bytes()))
@@ -390,4 +409,41 @@ pub async fn pending(target: &DbTarget, migrations: &[Migration]) -> Result<Vec<
 /// Poll interval for locks, shared with [`lock`].
 pub(crate) fn lock_poll() -> Duration {
     LOCK_POLL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_sql_of_the_engine_or_names_what_is_missing() {
+        let map: std::collections::BTreeMap<String, String> =
+            [("sqlite".to_owned(), "SELECT 1".to_owned())]
+                .into_iter()
+                .collect();
+        let m = Migration::for_engine(2, "add_owner", &map, Engine::Sqlite).unwrap();
+        assert_eq!((m.version, m.sql.as_str()), (2, "SELECT 1"));
+        let e = Migration::for_engine(2, "add_owner", &map, Engine::Mysql)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("V2 `add_owner` has no SQL for mysql (it has: sqlite)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_changed_checksum_is_detected_without_a_database() {
+        let m = Migration::new(1, "a", "SELECT 1");
+        let h = HistoryEntry {
+            version: 1,
+            name: "a".into(),
+            checksum: "other".into(),
+            applied_at: String::new(),
+            execution_ms: 0,
+            success: true,
+        };
+        let err = next_pending(std::slice::from_ref(&m), &[h], &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, Error::MigrationChanged { version: 1, .. }));
+    }
 }
