@@ -1,0 +1,1 @@
+//! The contract client against the sample platform's `sample-scheduler`.

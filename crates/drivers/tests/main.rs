@@ -1,0 +1,6 @@
+//! Integration tests of changeover-drivers, with real processes and real servers.
+
+mod contract;
+mod lifecycle;
+mod rollout;
+mod support;
