@@ -22,6 +22,21 @@ async fn toggles_are_read_and_changed_and_dev_scheduling_stays_off() {
     let client = ContractClient::new(&server.base_url).unwrap();
     let adapter: std::sync::Arc<dyn SchedulerAdapter> = std::sync::Arc::new(client);
 
+    let health = ContractClient::new(&server.base_url)
+        .unwrap()
+        .health()
+        .await
+        .unwrap();
+    assert_eq!(
+        (health.status.as_str(), health.version.as_str()),
+        ("ok", "1.0.0")
+    );
+    assert!(
+        adapter.describe().contains(&server.base_url),
+        "{}",
+        adapter.describe()
+    );
+
     let toggles = adapter.toggles().await.unwrap();
     assert_eq!(toggles.len(), 2);
     let prod = adapter

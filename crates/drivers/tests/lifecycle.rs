@@ -98,6 +98,9 @@ async fn a_new_driver_readopts_running_instances_instead_of_starting_twice() {
     let mut harness = Harness::new();
     let spec = shell_app("adoptee", "1.0.0", "echo up; exec sleep 60", Probe::Alive);
     let first = harness.driver().start(&spec).await.unwrap();
+    // Its own process group: signals to changeover's group (a terminal's ^C) miss it.
+    let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(first.pid))).unwrap();
+    assert_eq!(group.as_raw(), first.pid);
 
     harness.reopen();
     let status = harness.driver().status("adoptee").await.unwrap();

@@ -282,3 +282,44 @@ async fn a_rolling_upgrade_whose_new_version_fails_keeps_the_old_one_serving() {
     assert!(status.rollout.is_none());
     assert_eq!(status.instance.unwrap().pid, v1.pid);
 }
+
+#[tokio::test]
+async fn an_interrupted_recreate_resumes_on_the_old_port() {
+    let mut harness = Harness::new();
+    let v1 = harness
+        .driver()
+        .start(&dataservice(&harness, "1.0.0", Strategy::Recreate))
+        .await
+        .unwrap();
+    let v2 = dataservice(&harness, "1.0.1", Strategy::Recreate);
+    let paused = harness
+        .driver()
+        .upgrade_until(&v2, Some(RolloutPhase::OldStopped))
+        .await
+        .unwrap();
+    assert_eq!(paused.phase, RolloutPhase::OldStopped);
+    assert_eq!(paused.old_stop, Some(StopOutcome::Graceful));
+    assert!(paused.new_instance.is_none());
+    assert!(process_gone(v1.pid));
+    let status = harness.driver().status(APP).await.unwrap();
+    assert_eq!(
+        status.state,
+        ProcessState::Stopped,
+        "old instance stopped on purpose"
+    );
+    assert_eq!(status.rollout.unwrap().phase, RolloutPhase::OldStopped);
+
+    harness.reopen();
+    let resumed = harness.driver().upgrade(&v2).await.unwrap();
+    assert!(resumed.completed && resumed.service_interrupted);
+    assert_eq!(resumed.resumed_from, Some(RolloutPhase::OldStopped));
+    assert_eq!(
+        resumed.old_stop, None,
+        "the old instance was not stopped twice"
+    );
+    let new = resumed.new_instance.unwrap();
+    assert_eq!(new.port, v1.port);
+    let status = harness.driver().status(APP).await.unwrap();
+    assert_eq!(status.state, ProcessState::Healthy);
+    assert_eq!(status.instance.unwrap().version, "1.0.1");
+}

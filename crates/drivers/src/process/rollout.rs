@@ -187,6 +187,15 @@ impl ProcessDriver {
                 )
                 .await;
             first_step = false;
+            // The serving record and the rollout's copy of it must tell the same story.
+            if let Some(old) = &rollout.old
+                && state
+                    .current
+                    .as_ref()
+                    .is_some_and(|c| c.instance_id == old.instance_id)
+            {
+                state.current = Some(old.clone());
+            }
             match next {
                 Ok(phase) => {
                     rollout.phase = phase;

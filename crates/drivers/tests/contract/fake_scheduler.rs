@@ -44,6 +44,10 @@ pub async fn start() -> FakeScheduler {
     ];
     let state: Shared = Arc::new(Mutex::new(inner));
     let app = Router::new()
+        .route(
+            "/health",
+            get(|| async { Json(json!({"status": "ok", "version": "1.0.0"})) }),
+        )
         .route("/changeover/v1/toggles", get(toggles))
         .route("/changeover/v1/toggles/{environment}", put(set_toggles))
         .route("/changeover/v1/instances", get(instances))
