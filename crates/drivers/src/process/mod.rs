@@ -363,3 +363,25 @@ fn port_if_free(preferred: Option<u16>) -> Result<u16, ProcessError> {
     }
     instance::free_port()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: T) {}
+
+    /// The engine shares one driver between tasks and spawns its calls.
+    #[test]
+    fn driver_and_its_futures_can_cross_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let driver = ProcessDriver::open(dir.path()).unwrap();
+        assert_send_sync(&driver);
+        let spec = AppSpec::new("a", "1", vec!["true".into()]);
+        assert_send(driver.start(&spec));
+        assert_send(driver.upgrade(&spec));
+        assert_send(driver.stop("a"));
+        assert_send(driver.status("a"));
+        assert_send(driver.stack_dump("a", std::time::Duration::ZERO));
+    }
+}
