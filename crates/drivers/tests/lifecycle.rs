@@ -228,8 +228,24 @@ async fn restart_replaces_the_process_on_the_same_port() {
 #[tokio::test]
 async fn unknown_applications_and_bad_specs_are_named() {
     let harness = Harness::new();
-    let err = harness.driver().stop("ghost").await.unwrap_err();
+    let err = harness.driver().log_tail("ghost", 5).await.unwrap_err();
+    assert!(matches!(err, ProcessError::UnknownApp { .. }), "{err}");
     assert!(err.to_string().contains("ghost"), "{err}");
+    assert!(
+        harness
+            .driver()
+            .stop("ghost")
+            .await
+            .unwrap()
+            .instances
+            .is_empty()
+    );
+    let status = harness.driver().status("ghost").await.unwrap();
+    assert_eq!(status.state, ProcessState::NotStarted);
+    assert!(
+        harness.driver().apps().unwrap().is_empty(),
+        "asking created no state"
+    );
     let mut spec = shell_app("bad", "1.0.0", "true", Probe::Alive);
     spec.command = vec!["/nonexistent/program".into()];
     let err = harness.driver().start(&spec).await.unwrap_err();

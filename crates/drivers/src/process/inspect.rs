@@ -45,10 +45,11 @@ pub struct AppStatus {
 }
 
 impl ProcessDriver {
-    /// The state of `app`'s serving instance, probing its health once.
+    /// The state of `app`'s serving instance, probing its health once; `NotStarted` for
+    /// an application this state dir has never run.
     pub async fn status(&self, app: &str) -> Result<AppStatus, ProcessError> {
         let _guard = self.lock_app(app).await;
-        let mut state = self.load(app)?;
+        let mut state = self.load_or_new(app)?;
         let before = state.clone();
         let process_state = match state.current.as_mut() {
             None => ProcessState::NotStarted,
@@ -62,7 +63,7 @@ impl ProcessDriver {
                 let _ = liveness(&self.children, record);
             }
         }
-        if state != before {
+        if state != before && state.current.is_some() {
             self.save(&state)?;
         }
         Ok(AppStatus {

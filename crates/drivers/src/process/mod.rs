@@ -215,10 +215,16 @@ impl ProcessDriver {
     }
 
     /// Stops every instance of `app` (SIGTERM, then SIGKILL after its grace period) and
-    /// removes it from the routing table. Stopping a stopped application does nothing.
+    /// removes it from the routing table. Stopping a stopped (or never started)
+    /// application does nothing.
     pub async fn stop(&self, app: &str) -> Result<StopReport, ProcessError> {
         let _guard = self.lock_app(app).await;
-        let mut state = self.load(app)?;
+        let Some(mut state) = state::load_app(&self.state_dir, app)? else {
+            return Ok(StopReport {
+                app: app.to_owned(),
+                instances: Vec::new(),
+            });
+        };
         let mut instances = Vec::new();
         if let Some(mut rollout) = state.rollout.take() {
             for record in [rollout.new.as_mut(), rollout.old.as_mut()]
