@@ -323,3 +323,60 @@ async fn an_interrupted_recreate_resumes_on_the_old_port() {
     assert_eq!(status.state, ProcessState::Healthy);
     assert_eq!(status.instance.unwrap().version, "1.0.1");
 }
+
+/// Crash after each recorded phase, for both strategies: the resumed rollout completes
+/// with exactly one new instance started.
+#[tokio::test]
+async fn every_phase_of_both_strategies_resumes_after_a_crash() {
+    let phases = [
+        (Strategy::Recreate, RolloutPhase::OldStopped),
+        (Strategy::Recreate, RolloutPhase::NewStarted),
+        (Strategy::Recreate, RolloutPhase::Switched),
+        (Strategy::Rolling, RolloutPhase::NewStarted),
+        (Strategy::Rolling, RolloutPhase::Switched),
+        (Strategy::Rolling, RolloutPhase::Drained),
+    ];
+    for (strategy, phase) in phases {
+        let mut harness = Harness::new();
+        let v1 = harness
+            .driver()
+            .start(&dataservice(&harness, "1.0.0", strategy))
+            .await
+            .unwrap();
+        let v2 = dataservice(&harness, "1.0.1", strategy);
+        let paused = harness
+            .driver()
+            .upgrade_until(&v2, Some(phase))
+            .await
+            .unwrap();
+        assert_eq!(paused.phase, phase, "{strategy:?}");
+        harness.reopen();
+        let resumed = harness.driver().upgrade(&v2).await.unwrap();
+        assert!(resumed.completed, "{strategy:?} after {phase:?}");
+        assert_eq!(resumed.resumed_from, Some(phase));
+        let new = resumed.new_instance.unwrap();
+        if let Some(candidate) = paused.new_instance {
+            assert_eq!(
+                candidate.pid, new.pid,
+                "{strategy:?} after {phase:?} started twice"
+            );
+        }
+        let logs = std::fs::read_dir(harness.state_dir().join("logs"))
+            .unwrap()
+            .count();
+        assert_eq!(
+            logs, 2,
+            "{strategy:?} after {phase:?}: one old and one new instance"
+        );
+        let routes = harness.driver().routes().unwrap();
+        assert_eq!(routes.upstream(APP), Some(new.address.as_str()));
+        assert!(routes.apps[APP].draining.is_empty());
+        assert!(
+            process_gone(v1.pid),
+            "{strategy:?} after {phase:?}: old survived"
+        );
+        let status = harness.driver().status(APP).await.unwrap();
+        assert_eq!(status.state, ProcessState::Healthy);
+        assert_eq!(status.instance.unwrap().version, "1.0.1");
+    }
+}
