@@ -226,6 +226,57 @@ pub(crate) async fn create_database(target: &DbTarget) -> Result<(), Error> {
     }
 }
 
+/// Drops and creates `target`'s database again, keeping what the dump does not carry:
+/// its owner (PostgreSQL) or its default character set and collation (MySQL).
+async fn recreate_database(target: &DbTarget) -> Result<(), Error> {
+    let lit = target.database.replace('\'', "''");
+    let (query, what) = match target.engine {
+        Engine::Postgres => (
+            format!(
+                "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = '{lit}'"
+            ),
+            "read the database owner",
+        ),
+        Engine::Mysql => (
+            format!(
+                "SELECT CAST(CONCAT('CHARACTER SET ', default_character_set_name, ' COLLATE ', default_collation_name) AS CHAR) \
+                 FROM information_schema.schemata WHERE schema_name = '{lit}'"
+            ),
+            "read the database character set",
+        ),
+        Engine::Sqlite => return Ok(()),
+    };
+    let mut conn = Conn::open(&admin(target)).await?;
+    let kept = conn.text(&query).await.map_err(query_err(target, what));
+    conn.close().await;
+    let kept = kept?;
+    drop_database(target).await?;
+    let name = quote_ident(target.engine, &target.database);
+    let sql = match (target.engine, kept) {
+        (Engine::Postgres, Some(owner)) if owner != target.user => {
+            format!(
+                "CREATE DATABASE {name} OWNER {}",
+                quote_ident(Engine::Postgres, &owner)
+            )
+        }
+        (Engine::Mysql, Some(charset))
+            if charset
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ') =>
+        {
+            format!("CREATE DATABASE {name} {charset}")
+        }
+        _ => format!("CREATE DATABASE {name}"),
+    };
+    let mut conn = Conn::open(&admin(target)).await?;
+    let r = conn
+        .execute(&sql)
+        .await
+        .map_err(query_err(target, "create database"));
+    conn.close().await;
+    r.map(|_| ())
+}
+
 /// Loads a checked dump into `target`, replacing what is there.
 pub(crate) async fn load(target: &DbTarget, file: &Path, opts: &DumpOptions) -> Result<(), Error> {
     match target.engine {
@@ -241,11 +292,10 @@ pub(crate) async fn load(target: &DbTarget, file: &Path, opts: &DumpOptions) -> 
                 .map_err(|e| Error::io("rename into", &dest, e))
         }
         Engine::Postgres => {
-            drop_database(target).await?;
-            create_database(target).await?;
+            recreate_database(target).await?;
             let cred = Credentials::write(target)?;
             let mut cmd = cred.command("pg_restore", target);
-            cmd.args(["--exit-on-error", "--no-owner", "--jobs"])
+            cmd.args(["--exit-on-error", "--jobs"])
                 .arg(opts.jobs.max(1).to_string())
                 .arg("--dbname")
                 .arg(&target.database)
@@ -261,8 +311,7 @@ pub(crate) async fn load(target: &DbTarget, file: &Path, opts: &DumpOptions) -> 
             .await
         }
         Engine::Mysql => {
-            drop_database(target).await?;
-            create_database(target).await?;
+            recreate_database(target).await?;
             let cred = Credentials::write(target)?;
             let program = client_tool();
             let mut cmd = cred.command(program, target);

@@ -29,6 +29,12 @@ async fn backup_one(
 async fn backup_destroy_restore_gives_identical_checksums() -> Result<()> {
     for engine in ENGINES {
         let db = TestDb::new(engine);
+        if engine == Engine::Mysql {
+            db.exec(&format!(
+                "ALTER DATABASE {} CHARACTER SET latin1 COLLATE latin1_swedish_ci",
+                db.target.database
+            ));
+        }
         db.seed();
         let before = table_checksums(&db.target).await?;
         assert_eq!(before.len(), 2, "{engine}: {before:?}");
@@ -47,6 +53,13 @@ async fn backup_destroy_restore_gives_identical_checksums() -> Result<()> {
             before,
             "{engine}: restore differs"
         );
+        if engine == Engine::Mysql {
+            let cs = db.query("SELECT default_collation_name FROM information_schema.schemata WHERE schema_name = DATABASE()");
+            assert_eq!(
+                cs, "latin1_swedish_ci",
+                "the database keeps its character set"
+            );
+        }
 
         let report = verify(&dir, &m, &db.target, &DumpOptions::default()).await?;
         assert!(report.ok(), "{engine}: {:?}", report.differences());

@@ -151,6 +151,19 @@ async fn no_password_in_ps_logs_manifests_or_errors() -> Result<()> {
         );
         let m = item.manifest.clone().expect("manifest");
         restore(&dir, &m, &target, &DumpOptions::default()).await?;
+        if engine == Engine::Postgres {
+            // Restored by the superuser, the database and its tables keep their owner.
+            restore(&dir, &m, &db.target, &DumpOptions::default()).await?;
+            let owner = psql_admin(&format!(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{}'",
+                db.target.database
+            ));
+            assert_eq!(owner.trim(), user);
+            assert_eq!(
+                db.query("SELECT tableowner FROM pg_tables WHERE tablename = 't'"),
+                user
+            );
+        }
         let report = verify(&dir, &m, &target, &DumpOptions::default()).await?;
         assert!(report.ok());
         // An error with the password in the URL: the message must not carry it.
