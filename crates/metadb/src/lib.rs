@@ -20,7 +20,7 @@ mod tool;
 
 pub use backup::{
     BackupItem, BackupItemView, BackupRequest, BackupSession, BackupStatus, PruneItemView,
-    PruneStatement, PruneStatus, backup_database, backup_dir, check_backup,
+    PruneStatement, PruneStatus, backup_database, backup_dir, backup_leaf, check_backup,
 };
 pub use checksum::{TableChecksum, table_checksums};
 pub use data_update::{DataUpdateTask, DataUpdates, Progress, TaskKind, TaskRecord, TaskState};

@@ -56,14 +56,19 @@ impl BackupRequest {
 
 /// `<data_dir>/backups/<upgrade-id>` or `<data_dir>/backups/adhoc-<UTC timestamp>`.
 pub fn backup_dir(data_dir: &Path, upgrade_id: Option<&str>) -> Result<PathBuf, Error> {
-    let leaf = match upgrade_id {
+    Ok(data_dir.join("backups").join(backup_leaf(upgrade_id)?))
+}
+
+/// The directory name of a backup: the upgrade id (checked to be a plain file name) or
+/// `adhoc-<UTC timestamp>`.
+pub fn backup_leaf(upgrade_id: Option<&str>) -> Result<String, Error> {
+    match upgrade_id {
         Some(id) => {
             check_file_stem("upgrade id", id)?;
-            id.to_owned()
+            Ok(id.to_owned())
         }
-        None => format!("adhoc-{}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ")),
-    };
-    Ok(data_dir.join("backups").join(leaf))
+        None => Ok(format!("adhoc-{}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"))),
+    }
 }
 
 fn check_file_stem(what: &str, s: &str) -> Result<(), Error> {
