@@ -22,6 +22,18 @@ impl Environment {
     }
 }
 
+impl std::str::FromStr for Environment {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "dev" => Ok(Environment::Dev),
+            "prod" => Ok(Environment::Prod),
+            other => Err(format!("unknown environment {other:?}: expected dev or prod")),
+        }
+    }
+}
+
 impl fmt::Display for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -145,4 +157,29 @@ pub struct FailedInstance {
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
     pub status: InstanceStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_parse_and_print() {
+        assert_eq!("prod".parse::<Environment>(), Ok(Environment::Prod));
+        assert_eq!(Environment::Dev.to_string(), "dev");
+        let err = "staging".parse::<Environment>().unwrap_err();
+        assert!(err.contains("staging"), "{err}");
+    }
+
+    #[test]
+    fn instances_decode_from_the_contract_shape() {
+        let json = r#"{"id":"7","workflow":"w","task":"t","node_id":"n","node_type":"SHELL",
+            "schedule_type":"backfill","tenant":"x","environment":"prod",
+            "business_date":"2026-11-22","status":"running",
+            "started_at":"2026-11-23T01:00:00Z","updated_at":null,"extra":"ignored"}"#;
+        let instance: Instance = serde_json::from_str(json).unwrap();
+        assert_eq!(instance.schedule_type, ScheduleType::Backfill);
+        assert_eq!(instance.status, InstanceStatus::Running);
+        assert!(instance.updated_at.is_none());
+    }
 }
