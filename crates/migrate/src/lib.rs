@@ -1,0 +1,24 @@
+//! changeover-migrate: live metadata migration by change data capture, DolphinScheduler
+//! 1.3.x → 3.2.x. Sources yield changes with a resumable position; the transform is a pure
+//! function of the changes and the id map; the sink applies a batch and commits the id map
+//! and the position in the same transaction.
+
+pub mod canonical;
+pub mod code;
+pub mod event;
+pub mod idmap;
+pub mod memory;
+pub mod rows;
+pub mod split;
+pub mod transform;
+pub mod workflow13;
+pub mod write;
+
+pub use code::CodeGenerator;
+pub use event::{Change, SourceRow, SourceTable};
+pub use idmap::IdMap;
+pub use transform::{Scope, transform};
+pub use write::{Batch, DeadLetter, SqlValue, Write};
+
+#[cfg(test)]
+mod transform_tests;

@@ -1,0 +1,445 @@
+//! The transform: a plain function from source changes and the id map to target writes.
+//! No I/O and no clock: the caller passes the time used for new codes and missing
+//! timestamps, so the same input always gives the same output.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDateTime};
+
+use crate::event::{Change, SourceDefinition, SourceRow, SourceSchedule, SourceTable};
+use crate::idmap::{DefinitionEntry, IdMap, ProjectEntry, ScheduleEntry, TaskEntry, TenantEntry};
+use crate::rows::{self, DefinitionRow, key};
+use crate::split::{SplitWorkflow, content_hash, split};
+use crate::workflow13::{Workflow13, parse_workflow};
+use crate::write::{Batch, DeadLetter, SqlValue, Write};
+
+/// Which projects to migrate: all, or those named (a canary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub projects: Option<BTreeSet<String>>,
+}
+
+impl Scope {
+    pub fn all() -> Scope {
+        Scope { projects: None }
+    }
+
+    pub fn projects<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Scope {
+        Scope {
+            projects: Some(names.into_iter().map(Into::into).collect()),
+        }
+    }
+
+    pub fn admits(&self, project_name: &str) -> bool {
+        self.projects
+            .as_ref()
+            .is_none_or(|p| p.contains(project_name))
+    }
+}
+
+/// The tenant code 3.2 uses for 1.3's tenant -1.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Converts `changes` (in source commit order) into target writes, updating `map`.
+pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) -> Batch {
+    let now = DateTime::from_timestamp_millis(now_ms).map_or(NaiveDateTime::MIN, |t| t.naive_utc());
+    let mut batch = Batch::default();
+    reserve(map, scope, changes, now_ms);
+    for change in changes {
+        let table = change.table();
+        let id = change.id();
+        let result = match change {
+            Change::Upsert(SourceRow::Tenant(row)) => {
+                upsert_tenant(map, row, now, &mut batch);
+                Ok(())
+            }
+            Change::Upsert(SourceRow::Project(row)) => {
+                upsert_project(map, scope, row, now_ms, now, &mut batch);
+                Ok(())
+            }
+            Change::Upsert(SourceRow::Definition(row)) => {
+                upsert_definition(map, scope, row, now_ms, now, &mut batch)
+            }
+            Change::Upsert(SourceRow::Schedule(row)) => {
+                upsert_schedule(map, scope, row, &mut batch)
+            }
+            Change::Delete { .. } => {
+                delete(map, table, id, &mut batch);
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => batch.resolved.push((table, id)),
+            Err(reason) => batch.dead_letters.push(DeadLetter { table, id, reason }),
+        }
+    }
+    batch
+}
+
+/// Gives every project and definition (and its tasks) of the batch a code before any is
+/// converted, so references between definitions of one batch resolve in any order.
+fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
+    for change in changes {
+        match change {
+            Change::Upsert(SourceRow::Project(row))
+                if (scope.admits(&row.name) || map.projects.contains_key(&row.id))
+                    && !map.projects.contains_key(&row.id) =>
+            {
+                let code = map.codes.next(now_ms);
+                map.projects.insert(
+                    row.id,
+                    ProjectEntry {
+                        code,
+                        name: row.name.clone(),
+                    },
+                );
+                map.touch(SourceTable::Project, row.id);
+            }
+            Change::Upsert(SourceRow::Definition(row))
+                if map.projects.contains_key(&row.project_id) =>
+            {
+                if let Ok(workflow) = parse_workflow(row.process_definition_json.as_deref()) {
+                    reserve_codes(map, row, &workflow, now_ms);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Ensures the definition and each of its tasks has a code; names follow the newest JSON.
+fn reserve_codes(map: &mut IdMap, row: &SourceDefinition, workflow: &Workflow13, now_ms: i64) {
+    if !map.definitions.contains_key(&row.id) {
+        let code = map.codes.next(now_ms);
+        let entry = DefinitionEntry {
+            code,
+            project_id: row.project_id,
+            name: row.name.clone(),
+            version: 0,
+            hash: String::new(),
+            tenant_code: String::new(),
+            tasks: BTreeMap::new(),
+        };
+        map.definitions.insert(row.id, entry);
+    }
+    for task in &workflow.tasks {
+        let known = map
+            .definitions
+            .get(&row.id)
+            .is_some_and(|d| d.tasks.contains_key(&task.id));
+        let code = if known { 0 } else { map.codes.next(now_ms) };
+        let entry = map.definitions.get_mut(&row.id).expect("inserted above");
+        entry
+            .tasks
+            .entry(task.id.clone())
+            .and_modify(|t| t.name.clone_from(&task.name))
+            .or_insert_with(|| TaskEntry {
+                code,
+                name: task.name.clone(),
+                version: 0,
+                hash: String::new(),
+            });
+    }
+    map.touch(SourceTable::Definition, row.id);
+}
+
+fn upsert_tenant(
+    map: &mut IdMap,
+    row: &crate::event::SourceTenant,
+    now: NaiveDateTime,
+    batch: &mut Batch,
+) {
+    let old = map.tenants.insert(
+        row.id,
+        TenantEntry {
+            tenant_code: row.tenant_code.clone(),
+        },
+    );
+    map.touch(SourceTable::Tenant, row.id);
+    if let Some(old) = &old {
+        batch.writes.push(Write::Delete {
+            table: rows::TENANT,
+            key: key("tenant_code", old.tenant_code.as_str()),
+        });
+        if old.tenant_code != row.tenant_code {
+            batch.writes.push(Write::Update {
+                table: rows::SCHEDULE,
+                set: key("tenant_code", row.tenant_code.as_str()),
+                key: key("tenant_code", old.tenant_code.as_str()),
+            });
+        }
+    }
+    batch.writes.push(rows::tenant(row, now));
+}
+
+fn upsert_project(
+    map: &mut IdMap,
+    scope: &Scope,
+    row: &crate::event::SourceProject,
+    now_ms: i64,
+    now: NaiveDateTime,
+    batch: &mut Batch,
+) {
+    let code = match map.projects.get(&row.id) {
+        Some(entry) => entry.code,
+        None if scope.admits(&row.name) => map.codes.next(now_ms),
+        None => return,
+    };
+    map.projects.insert(
+        row.id,
+        ProjectEntry {
+            code,
+            name: row.name.clone(),
+        },
+    );
+    map.touch(SourceTable::Project, row.id);
+    batch.writes.push(Write::Delete {
+        table: rows::PROJECT,
+        key: key("code", code),
+    });
+    batch.writes.push(rows::project(row, code, now));
+}
+
+fn upsert_definition(
+    map: &mut IdMap,
+    scope: &Scope,
+    row: &SourceDefinition,
+    now_ms: i64,
+    now: NaiveDateTime,
+    batch: &mut Batch,
+) -> Result<(), String> {
+    let Some(project) = map.projects.get(&row.project_id).cloned() else {
+        if scope.projects.is_some() {
+            return Ok(());
+        }
+        return Err(format!(
+            "refers to project {}, which is missing",
+            row.project_id
+        ));
+    };
+    let workflow = parse_workflow(row.process_definition_json.as_deref())?;
+    let tenant_code = match row.tenant_id {
+        -1 => DEFAULT_TENANT.to_owned(),
+        id => map
+            .tenants
+            .get(&id)
+            .map(|t| t.tenant_code.clone())
+            .ok_or_else(|| format!("refers to tenant {id}, which is missing"))?,
+    };
+    reserve_codes(map, row, &workflow, now_ms);
+    let entry = map
+        .definitions
+        .get(&row.id)
+        .cloned()
+        .expect("reserved above");
+    let split = split(&workflow, &entry, map, row.locations.as_deref())?;
+    let hash = content_hash(&(
+        row.name.as_str(),
+        &row.description,
+        row.release_state,
+        row.user_id,
+        row.flag,
+        project.code,
+        &tenant_code,
+        &split,
+    ));
+    if entry.version > 0 && entry.hash == hash {
+        return Ok(());
+    }
+    let next = write_definition(row, &entry, &project, &split, now, batch);
+    if entry.version > 0 && entry.tenant_code != tenant_code {
+        batch.writes.push(Write::Update {
+            table: rows::SCHEDULE,
+            set: key("tenant_code", tenant_code.as_str()),
+            key: key("process_definition_code", entry.code),
+        });
+    }
+    let updated = DefinitionEntry {
+        project_id: row.project_id,
+        name: row.name.clone(),
+        version: entry.version + 1,
+        hash,
+        tenant_code,
+        tasks: next,
+        code: entry.code,
+    };
+    map.definitions.insert(row.id, updated);
+    map.touch(SourceTable::Definition, row.id);
+    Ok(())
+}
+
+/// Writes the next version of a definition; returns the task entries of that version.
+fn write_definition(
+    row: &SourceDefinition,
+    entry: &DefinitionEntry,
+    project: &ProjectEntry,
+    split: &SplitWorkflow,
+    now: NaiveDateTime,
+    batch: &mut Batch,
+) -> BTreeMap<String, TaskEntry> {
+    let version = entry.version + 1;
+    let def = DefinitionRow {
+        source: row,
+        code: entry.code,
+        project_code: project.code,
+        version,
+        global_params: &split.global_params,
+        locations: split.locations.as_deref(),
+        timeout: split.timeout,
+        now,
+    };
+    let mut next = BTreeMap::new();
+    for (task_id, code, content) in &split.tasks {
+        let previous = entry.tasks.get(task_id).filter(|t| t.version > 0);
+        let hash = content.hash();
+        let task_version = match previous {
+            Some(p) if p.hash == hash => p.version,
+            Some(p) => p.version + 1,
+            None => 1,
+        };
+        if previous.is_none_or(|p| p.hash != hash) {
+            batch.writes.push(Write::Delete {
+                table: rows::TASK,
+                key: key("code", *code),
+            });
+            batch
+                .writes
+                .extend(def.task_writes(*code, task_version, content));
+        }
+        next.insert(
+            task_id.clone(),
+            TaskEntry {
+                code: *code,
+                name: content.name.clone(),
+                version: task_version,
+                hash,
+            },
+        );
+    }
+    for (task_id, task) in &entry.tasks {
+        if task.version > 0 && !next.contains_key(task_id) {
+            batch.writes.push(Write::Delete {
+                table: rows::TASK,
+                key: key("code", task.code),
+            });
+        }
+    }
+    batch.writes.push(Write::Delete {
+        table: rows::DEFINITION,
+        key: key("code", entry.code),
+    });
+    batch.writes.extend(def.writes());
+    batch.writes.push(Write::Delete {
+        table: rows::RELATION,
+        key: key("process_definition_code", entry.code),
+    });
+    let versioned = |id: &str| next.get(id).map_or((0, 0), |t| (t.code, t.version));
+    for (pre, post) in &split.edges {
+        let pre = pre.as_deref().map_or((0, 0), versioned);
+        batch
+            .writes
+            .extend(def.relation_writes(pre, versioned(post)));
+    }
+    next
+}
+
+fn upsert_schedule(
+    map: &mut IdMap,
+    scope: &Scope,
+    row: &SourceSchedule,
+    batch: &mut Batch,
+) -> Result<(), String> {
+    let Some(definition) = map
+        .definitions
+        .get(&row.process_definition_id)
+        .filter(|d| d.version > 0)
+    else {
+        if scope.projects.is_some() && !map.definitions.contains_key(&row.process_definition_id) {
+            return Ok(());
+        }
+        return Err(format!(
+            "refers to definition {}, which is not migrated",
+            row.process_definition_id
+        ));
+    };
+    let (code, tenant) = (definition.code, definition.tenant_code.clone());
+    if let Some(old) = map.schedules.get(&row.id)
+        && let Some(old_def) = map.definitions.get(&old.definition_id)
+    {
+        batch.writes.push(Write::Delete {
+            table: rows::SCHEDULE,
+            key: key("process_definition_code", old_def.code),
+        });
+    }
+    batch.writes.push(Write::Delete {
+        table: rows::SCHEDULE,
+        key: key("process_definition_code", code),
+    });
+    batch.writes.push(rows::schedule(row, code, &tenant));
+    map.schedules.insert(
+        row.id,
+        ScheduleEntry {
+            definition_id: row.process_definition_id,
+        },
+    );
+    map.touch(SourceTable::Schedule, row.id);
+    Ok(())
+}
+
+fn delete(map: &mut IdMap, table: SourceTable, id: i64, batch: &mut Batch) {
+    map.touch(table, id);
+    match table {
+        SourceTable::Tenant => {
+            if let Some(old) = map.tenants.remove(&id) {
+                batch.writes.push(Write::Delete {
+                    table: rows::TENANT,
+                    key: key("tenant_code", old.tenant_code.as_str()),
+                });
+            }
+        }
+        SourceTable::Project => {
+            if let Some(old) = map.projects.remove(&id) {
+                batch.writes.push(Write::Delete {
+                    table: rows::PROJECT,
+                    key: key("code", old.code),
+                });
+            }
+        }
+        SourceTable::Definition => {
+            if let Some(old) = map.definitions.remove(&id) {
+                let code = || SqlValue::Int(old.code);
+                for table in [rows::DEFINITION, rows::DEFINITION_LOG] {
+                    batch.writes.push(Write::Delete {
+                        table,
+                        key: vec![("code", code())],
+                    });
+                }
+                for table in [rows::RELATION, rows::RELATION_LOG, rows::SCHEDULE] {
+                    batch.writes.push(Write::Delete {
+                        table,
+                        key: vec![("process_definition_code", code())],
+                    });
+                }
+                for task in old.tasks.values() {
+                    for table in [rows::TASK, rows::TASK_LOG] {
+                        batch.writes.push(Write::Delete {
+                            table,
+                            key: key("code", task.code),
+                        });
+                    }
+                }
+                map.schedules.retain(|_, s| s.definition_id != id);
+            }
+        }
+        SourceTable::Schedule => {
+            if let Some(old) = map.schedules.remove(&id)
+                && let Some(def) = map.definitions.get(&old.definition_id)
+            {
+                batch.writes.push(Write::Delete {
+                    table: rows::SCHEDULE,
+                    key: key("process_definition_code", def.code),
+                });
+            }
+        }
+    }
+}

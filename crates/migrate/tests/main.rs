@@ -1,0 +1,1 @@
+//! Integration tests of changeover-migrate against real PostgreSQL and MariaDB servers.
