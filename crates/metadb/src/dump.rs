@@ -110,14 +110,18 @@ pub(crate) async fn dump(
 }
 
 /// Checks that a dump file is structurally complete. `Err` holds the reason.
-pub(crate) async fn check_structure(engine: Engine, path: &Path) -> Result<(), String> {
+///
+/// PostgreSQL: `full` renders the whole archive to /dev/null, reading every data block,
+/// so a cut-off file fails (used before a restore); otherwise `pg_restore --list` reads
+/// the table of contents (used right after `pg_dump` exited successfully).
+pub(crate) async fn check_structure(engine: Engine, path: &Path, full: bool) -> Result<(), String> {
     match engine {
         Engine::Postgres => {
-            // `--list` reads only the table of contents; rendering the whole archive to
-            // /dev/null reads every data block, so a cut-off file fails.
+            let mode = if full { "--file=/dev/null" } else { "--list" };
             let out = tokio::process::Command::new("pg_restore")
-                .arg("--file=/dev/null")
+                .arg(mode)
                 .arg(path)
+                .stdout(std::process::Stdio::null())
                 .output()
                 .await
                 .map_err(|e| format!("cannot run pg_restore: {e}"))?;

@@ -190,7 +190,7 @@ async fn check_new_dump(target: &DbTarget, path: &Path) -> Result<(u64, String),
     // The structural read and the checksum run side by side (two cores, one pass each).
     let p = path.to_owned();
     let (structure, sha) = tokio::join!(
-        dump::check_structure(target.engine, path),
+        dump::check_structure(target.engine, path, false),
         tokio::task::spawn_blocking(move || sha256_file(&p))
     );
     structure.map_err(|reason| Error::DumpInvalid {
@@ -225,7 +225,7 @@ pub async fn check_backup(dir: &Path, manifest: &Manifest) -> Result<PathBuf, Er
     }
     let p = path.clone();
     let (structure, sha) = tokio::join!(
-        dump::check_structure(manifest.engine, &path),
+        dump::check_structure(manifest.engine, &path, true),
         tokio::task::spawn_blocking(move || sha256_file(&p))
     );
     let sha = sha.map_err(|e| invalid(e.to_string()))??;
