@@ -271,7 +271,27 @@ async fn a_runner_that_cannot_get_the_lock_names_the_holder() -> Result<()> {
         let t = db.target.clone();
         let s = slow.clone();
         let first = tokio::spawn(async move { migrate(&t, &s, &MigrateOptions::default()).await });
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Wait until the first runner holds the lock (never a fixed sleep: the machine is shared).
+        let held = match engine {
+            Engine::Postgres => format!(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {} AND objid = 1 \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = '{}')",
+                0x4348_474F_u32, db.target.database
+            ),
+            _ => format!(
+                "SELECT IS_USED_LOCK('changeover_migrate:{}') IS NOT NULL",
+                db.target.database
+            ),
+        };
+        let mut waited = 0;
+        while db.query(&held) != "1" {
+            assert!(
+                waited < 1000,
+                "{engine}: the first runner never took the lock"
+            );
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let impatient = MigrateOptions {
             lock_timeout: Duration::from_millis(200),
         };
