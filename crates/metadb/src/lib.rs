@@ -28,8 +28,8 @@ pub use dump::DumpOptions;
 pub use error::Error;
 pub use manifest::{BackupSet, MANIFEST_FILE, Manifest, PruneOutcome, list_backups};
 pub use migration::{
-    AppliedMigration, DEFAULT_LOCK_TIMEOUT, HISTORY_TABLE, HistoryEntry, MigrateOptions, Migration,
-    MigrationReport, dry_run, history, migrate, pending,
+    AppliedMigration, CRASH_BEFORE_RECORD, DEFAULT_LOCK_TIMEOUT, HISTORY_TABLE, HistoryEntry,
+    MigrateOptions, Migration, MigrationReport, dry_run, history, migrate, pending,
 };
 pub use restore::{TableComparison, VerifyReport, restore, restore_set, verify};
 pub use secret::Secret;

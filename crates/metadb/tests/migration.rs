@@ -326,3 +326,48 @@ async fn a_bad_migration_list_is_refused() -> Result<()> {
     assert!(err.to_string().contains("versions must increase"), "{err}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_crash_between_migration_and_record_never_leaves_it_half_recorded() -> Result<()> {
+    for engine in ENGINES {
+        let db = TestDb::new(engine);
+        let ms = list(engine);
+        migrate(&db.target, &ms[..1], &MigrateOptions::default()).await?;
+        let point = format!(
+            "{}:{}",
+            changeover_metadb::CRASH_BEFORE_RECORD,
+            db.target.database
+        );
+        fail::cfg(&point, "return").map_err(anyhow::Error::msg)?;
+        let err = migrate(&db.target, &ms, &MigrateOptions::default())
+            .await
+            .unwrap_err();
+        fail::remove(&point);
+        assert!(err.to_string().contains("crash point"), "{err}");
+        assert_eq!(
+            history(&db.target).await?.len(),
+            1,
+            "{engine}: nothing recorded"
+        );
+        if engine == Engine::Mysql {
+            // DDL auto-commits: the column exists but is not recorded; the rerun names it.
+            let err = migrate(&db.target, &ms, &MigrateOptions::default())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::MigrationFailed { version: 2, .. }),
+                "{err}"
+            );
+        } else {
+            // Rolled back with the connection: the rerun applies it exactly once.
+            let r = migrate(&db.target, &ms, &MigrateOptions::default()).await?;
+            assert_eq!(
+                r.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
+                vec![2, 3],
+                "{engine}"
+            );
+            assert_eq!(db.query("SELECT count(*) FROM job"), "2");
+        }
+    }
+    Ok(())
+}

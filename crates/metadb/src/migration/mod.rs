@@ -28,6 +28,9 @@ pub use history::{HISTORY_TABLE, HistoryEntry};
 
 /// How long a runner waits for another runner's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Named crash point between applying a migration and recording it (tests; the
+/// `failpoints` feature of the `fail` crate). Suffixed with `:<database>`.
+pub const CRASH_BEFORE_RECORD: &str = "metadb::migration::before_record";
 /// How often a waiting runner retries the lock.
 const LOCK_POLL: Duration = Duration::from_millis(100);
 
@@ -224,6 +227,17 @@ async fn migrate_on(
                 });
             }
             let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            // Crash point between the migration and its history row, per database:
+            // `metadb::migration::before_record:<database>`.
+            let point = format!("{CRASH_BEFORE_RECORD}:{}", target.database);
+            fail::fail_point!(&point, |_| {
+                Err(Error::MigrationFailed {
+                    version: next.version,
+                    name: next.name.clone(),
+                    target: target.redacted(),
+                    message: format!("crash point {point}"),
+                })
+            });
             history::insert(conn, target, next, execution_ms).await?;
             if !begin.is_empty() {
                 conn.execute("COMMIT").await.map_err(query_err(target, "commit migration"))?;
