@@ -5,12 +5,20 @@
 
 pub mod canonical;
 pub mod code;
+pub mod decode;
+pub mod engine;
+pub mod error;
 pub mod event;
 pub mod idmap;
 pub mod memory;
+pub mod migration;
 pub mod rows;
+pub mod snapshot;
+pub mod source_mysql;
 pub mod split;
+pub mod target;
 pub mod transform;
+pub mod verify;
 pub mod workflow13;
 pub mod write;
 

@@ -1,1 +1,5 @@
-//! Integration tests of changeover-migrate against real PostgreSQL and MariaDB servers.
+//! Integration tests of changeover-migrate against the real PostgreSQL and MariaDB servers.
+//! Every test creates fresh databases with random names and drops them at the end.
+
+mod mariadb_source;
+mod support;

@@ -1,0 +1,372 @@
+//! The sink: a DolphinScheduler 3.2 database. A batch's rows, the id-map entries it
+//! changed, its dead letters and the stream position are committed in one transaction.
+//!
+//! # Guarantees
+//! - After a crash at any await, the target holds either all or none of a batch, and the
+//!   stored position is the position after the last batch it holds.
+//!
+//! # Assumptions
+//! - The 3.2 schema exists; nothing else writes the migrated rows while the migration runs.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
+
+use crate::code::CodeGenerator;
+use crate::engine::Engine;
+use crate::error::{MigrateError, db};
+use crate::event::SourceTable;
+use crate::idmap::{IdMap, MapEntry};
+use crate::write::{Batch, Columns, DeadLetter, SqlValue, Write};
+
+/// The row name of this migration in `changeover_migration_state`.
+const STATE_NAME: &str = "default";
+
+/// What the target remembers between runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedState {
+    /// The source position after the last committed batch.
+    pub position: String,
+    pub last_code: i64,
+    /// Project names of the scope, `None` for all.
+    pub projects: Option<Vec<String>>,
+}
+
+pub struct Target {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+fn kind(table: SourceTable) -> &'static str {
+    match table {
+        SourceTable::Tenant => "tenant",
+        SourceTable::Project => "project",
+        SourceTable::Definition => "definition",
+        SourceTable::Schedule => "schedule",
+    }
+}
+
+fn table_of_kind(kind_name: &str) -> Option<SourceTable> {
+    SourceTable::ALL.into_iter().find(|t| kind(*t) == kind_name)
+}
+
+impl Target {
+    pub async fn connect(url: &str) -> Result<Target, MigrateError> {
+        sqlx::any::install_default_drivers();
+        let (engine, url) = Engine::of_url(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .map_err(db("connecting to the target"))?;
+        Ok(Target { pool, engine })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Creates the migration's own tables if they do not exist.
+    pub async fn install_state(&self) -> Result<(), MigrateError> {
+        let big_text = match self.engine {
+            Engine::Postgres => "TEXT",
+            Engine::MySql => "LONGTEXT",
+        };
+        for ddl in [
+            "CREATE TABLE IF NOT EXISTS changeover_migration_state (name VARCHAR(64) PRIMARY KEY, source_position TEXT NOT NULL, last_code BIGINT NOT NULL, projects TEXT)".to_owned(),
+            format!("CREATE TABLE IF NOT EXISTS changeover_id_map (kind VARCHAR(16) NOT NULL, source_id BIGINT NOT NULL, entry {big_text} NOT NULL, PRIMARY KEY (kind, source_id))"),
+            "CREATE TABLE IF NOT EXISTS changeover_dead_letter (source_table VARCHAR(64) NOT NULL, source_id BIGINT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (source_table, source_id))".to_owned(),
+        ] {
+            sqlx::query(AssertSqlSafe(ddl)).execute(&self.pool).await.map_err(db("creating the migration state tables"))?;
+        }
+        Ok(())
+    }
+
+    pub async fn load_state(&self) -> Result<Option<SavedState>, MigrateError> {
+        let sql = format!(
+            "SELECT source_position, {}, projects FROM changeover_migration_state WHERE name = {}",
+            self.engine.int("last_code"),
+            self.engine.placeholder(1)
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(STATE_NAME)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading the migration state"))?;
+        let Some(row) = row else { return Ok(None) };
+        let projects: Option<String> = row.try_get(2).map_err(db("reading the migration state"))?;
+        let projects = projects
+            .map(|p| {
+                serde_json::from_str(&p).map_err(|e| MigrateError::State {
+                    reason: format!("projects column: {e}"),
+                })
+            })
+            .transpose()?;
+        Ok(Some(SavedState {
+            position: row.try_get(0).map_err(db("reading the migration state"))?,
+            last_code: row.try_get(1).map_err(db("reading the migration state"))?,
+            projects,
+        }))
+    }
+
+    /// The id map as last committed.
+    pub async fn load_map(&self, machine: u8, last_code: i64) -> Result<IdMap, MigrateError> {
+        let mut map = IdMap::new(CodeGenerator::new(machine, last_code));
+        let sql = format!(
+            "SELECT kind, {}, entry FROM changeover_id_map",
+            self.engine.int("source_id")
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading the id map"))?;
+        for row in rows {
+            let kind_name: String = row.try_get(0).map_err(db("reading the id map"))?;
+            let id: i64 = row.try_get(1).map_err(db("reading the id map"))?;
+            let text: String = row.try_get(2).map_err(db("reading the id map"))?;
+            table_of_kind(&kind_name).ok_or_else(|| MigrateError::State {
+                reason: format!("unknown id map kind {kind_name}"),
+            })?;
+            let entry: MapEntry = serde_json::from_str(&text).map_err(|e| MigrateError::State {
+                reason: format!("id map entry {kind_name} {id}: {e}"),
+            })?;
+            map.restore(id, entry);
+        }
+        Ok(map)
+    }
+
+    /// Applies `batch`, the id map's pending changes and the new position in one transaction.
+    pub async fn commit(
+        &self,
+        batch: &Batch,
+        map: &mut IdMap,
+        position: &str,
+        projects: Option<&[String]>,
+    ) -> Result<(), MigrateError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("starting a target transaction"))?;
+        for write in &batch.writes {
+            self.execute(&mut tx, write).await?;
+        }
+        for (table, id, entry) in map.take_changes() {
+            let key: Columns = vec![("kind", kind(table).into()), ("source_id", id.into())];
+            self.execute(
+                &mut tx,
+                &Write::Delete {
+                    table: "changeover_id_map",
+                    key: key.clone(),
+                },
+            )
+            .await?;
+            if let Some(entry) = entry {
+                let mut row = key;
+                row.push((
+                    "entry",
+                    serde_json::to_string(&entry).unwrap_or_default().into(),
+                ));
+                self.execute(
+                    &mut tx,
+                    &Write::Insert {
+                        table: "changeover_id_map",
+                        row,
+                    },
+                )
+                .await?;
+            }
+        }
+        for (table, id) in &batch.resolved {
+            let key: Columns = vec![
+                ("source_table", table.name().into()),
+                ("source_id", (*id).into()),
+            ];
+            self.execute(
+                &mut tx,
+                &Write::Delete {
+                    table: "changeover_dead_letter",
+                    key,
+                },
+            )
+            .await?;
+        }
+        for letter in &batch.dead_letters {
+            let key: Columns = vec![
+                ("source_table", letter.table.name().into()),
+                ("source_id", letter.id.into()),
+            ];
+            self.execute(
+                &mut tx,
+                &Write::Delete {
+                    table: "changeover_dead_letter",
+                    key: key.clone(),
+                },
+            )
+            .await?;
+            let mut row = key;
+            row.push(("reason", letter.reason.as_str().into()));
+            self.execute(
+                &mut tx,
+                &Write::Insert {
+                    table: "changeover_dead_letter",
+                    row,
+                },
+            )
+            .await?;
+        }
+        let state_key: Columns = vec![("name", STATE_NAME.into())];
+        self.execute(
+            &mut tx,
+            &Write::Delete {
+                table: "changeover_migration_state",
+                key: state_key.clone(),
+            },
+        )
+        .await?;
+        let mut state = state_key;
+        state.push(("source_position", position.into()));
+        state.push(("last_code", map.codes.last().into()));
+        state.push((
+            "projects",
+            projects
+                .map(|p| serde_json::to_string(p).unwrap_or_default())
+                .into(),
+        ));
+        self.execute(
+            &mut tx,
+            &Write::Insert {
+                table: "changeover_migration_state",
+                row: state,
+            },
+        )
+        .await?;
+        fail_point("commit-before");
+        tx.commit().await.map_err(db("committing a batch"))?;
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        write: &Write,
+    ) -> Result<(), MigrateError> {
+        let engine = self.engine;
+        let mut params: Vec<&SqlValue> = Vec::new();
+        let sql = match write {
+            Write::Insert { table, row } => {
+                let names: Vec<&str> = row.iter().map(|(c, _)| *c).collect();
+                let values: Vec<String> = row
+                    .iter()
+                    .map(|(_, v)| expr_for(engine, v, &mut params))
+                    .collect();
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({})",
+                    names.join(", "),
+                    values.join(", ")
+                )
+            }
+            Write::Delete { table, key } => {
+                format!(
+                    "DELETE FROM {table} WHERE {}",
+                    conditions(engine, key, &mut params)
+                )
+            }
+            Write::Update { table, set, key } => {
+                let sets: Vec<String> = set
+                    .iter()
+                    .map(|(c, v)| format!("{c} = {}", expr_for(engine, v, &mut params)))
+                    .collect();
+                format!(
+                    "UPDATE {table} SET {} WHERE {}",
+                    sets.join(", "),
+                    conditions(engine, key, &mut params)
+                )
+            }
+        };
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for value in params {
+            query = match value {
+                SqlValue::Int(v) => query.bind(*v),
+                SqlValue::Text(v) => query.bind(v.as_str()),
+                SqlValue::Time(v) => query.bind(v.format("%Y-%m-%d %H:%M:%S").to_string()),
+                SqlValue::Null => query,
+            };
+        }
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(db(format!("writing {}", write.table())))?;
+        Ok(())
+    }
+
+    /// The dead letters, oldest source id first.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, MigrateError> {
+        let sql = format!(
+            "SELECT source_table, {}, reason FROM changeover_dead_letter ORDER BY source_table, source_id",
+            self.engine.int("source_id")
+        );
+        let rows: Vec<AnyRow> = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading dead letters"))?;
+        rows.iter()
+            .map(|row| {
+                let table: String = row.try_get(0).map_err(db("reading dead letters"))?;
+                Ok(DeadLetter {
+                    table: SourceTable::from_name(&table).ok_or_else(|| MigrateError::State {
+                        reason: format!("dead letter of unknown table {table}"),
+                    })?,
+                    id: row.try_get(1).map_err(db("reading dead letters"))?,
+                    reason: row.try_get(2).map_err(db("reading dead letters"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Drops the migration's own tables (the migrated rows stay).
+    pub async fn drop_state(&self) -> Result<(), MigrateError> {
+        for table in [
+            "changeover_migration_state",
+            "changeover_id_map",
+            "changeover_dead_letter",
+        ] {
+            sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+                .execute(&self.pool)
+                .await
+                .map_err(db("dropping the migration state tables"))?;
+        }
+        Ok(())
+    }
+}
+
+fn conditions<'a>(engine: Engine, key: &'a Columns, params: &mut Vec<&'a SqlValue>) -> String {
+    key.iter()
+        .map(|(c, v)| format!("{c} = {}", expr_for(engine, v, params)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn expr_for<'a>(engine: Engine, value: &'a SqlValue, params: &mut Vec<&'a SqlValue>) -> String {
+    match value {
+        SqlValue::Null => "NULL".to_owned(),
+        SqlValue::Time(_) => {
+            params.push(value);
+            engine.time_placeholder(params.len())
+        }
+        _ => {
+            params.push(value);
+            engine.placeholder(params.len())
+        }
+    }
+}
+
+/// A named crash point for tests (`CHANGEOVER_MIGRATE_CRASH=<name>` aborts the process there).
+pub fn fail_point(name: &str) {
+    if std::env::var("CHANGEOVER_MIGRATE_CRASH").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}

@@ -1,0 +1,217 @@
+//! MariaDB binlog source end to end: snapshot with concurrent changes, stream, verify.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use changeover_migrate::migration::{MigrationConfig, run, source_position};
+use changeover_migrate::source_mysql::BinlogPosition;
+use changeover_migrate::target::Target;
+use changeover_migrate::verify::verify;
+use serde_json::json;
+
+use crate::support::{
+    SOURCE_MYSQL, Server, TARGET_MYSQL, TARGET_POSTGRES, TestDb, diamond, quote, task, workflow,
+};
+
+const T: &str = "'2024-03-01 10:20:30'";
+
+fn insert_definition(id: i64, project: i64, name: &str, json: &str) -> String {
+    format!(
+        "INSERT INTO t_ds_process_definition (id, name, version, release_state, project_id, user_id, process_definition_json, description, global_params, flag, locations, connects, create_time, timeout, tenant_id, update_time) \
+         VALUES ({id}, {}, 1, 1, {project}, 1, {}, 'd', '[]', 1, NULL, '[]', {T}, 0, 1, {T})",
+        quote(name),
+        quote(json)
+    )
+}
+
+async fn seed(source: &TestDb) -> Result<()> {
+    source.exec(&format!("INSERT INTO t_ds_tenant (id, tenant_code, tenant_name, queue_id, create_time, update_time) VALUES (1, 'etl', 'etl', 1, {T}, {T})")).await?;
+    for (id, name) in [(1, "alpha"), (2, "beta")] {
+        source.exec(&format!("INSERT INTO t_ds_project (id, name, description, user_id, flag, create_time, update_time) VALUES ({id}, '{name}', 'p', 1, 1, {T}, {T})")).await?;
+    }
+    source
+        .exec(&insert_definition(1, 1, "diamond", &diamond("x")))
+        .await?;
+    let sub = workflow(vec![task(
+        "tasks-s",
+        "call",
+        "SUB_PROCESS",
+        json!({"processDefinitionId": 1}),
+        &[],
+    )]);
+    source
+        .exec(&insert_definition(2, 1, "parent", &sub))
+        .await?;
+    let mut dep = task("tasks-d", "wait", "DEPENDENT", json!({}), &[]);
+    dep["dependence"] = json!({"relation": "AND", "dependTaskList": [{"relation": "AND", "dependItemList": [{"projectId": 1, "definitionId": 1, "depTasks": "d", "cycle": "day", "dateValue": "today"}]}]});
+    source
+        .exec(&insert_definition(3, 2, "downstream", &workflow(vec![dep])))
+        .await?;
+    source.exec(&insert_definition(4, 2, "broken", "")).await?;
+    source.exec(&format!(
+        "INSERT INTO t_ds_schedules (id, process_definition_id, start_time, end_time, crontab, failure_strategy, user_id, release_state, warning_type, warning_group_id, process_instance_priority, worker_group, create_time, update_time) \
+         VALUES (1, 1, {T}, '2030-01-01 00:00:00', '0 0 1 * * ? *', 1, 1, 1, 0, 0, 2, 'default', {T}, {T})"
+    )).await?;
+    Ok(())
+}
+
+/// Changes made while the migration runs: inserts, an edit, a delete, a rename.
+async fn churn(source: &TestDb, round: i64) -> Result<()> {
+    let base = 100 + round * 10;
+    for i in 0..5 {
+        source
+            .exec(&insert_definition(
+                base + i,
+                1 + i % 2,
+                &format!("wf{base}_{i}"),
+                &diamond(&format!("{base}{i}")),
+            ))
+            .await?;
+    }
+    let edited = workflow(vec![task(
+        "tasks-xa",
+        "a",
+        "SHELL",
+        json!({"rawScript": format!("echo edited {round}")}),
+        &[],
+    )]);
+    source.exec(&format!("UPDATE t_ds_process_definition SET process_definition_json = {}, update_time = '2024-03-02 00:00:00' WHERE id = {}", quote(&edited), base)).await?;
+    source
+        .exec(&format!(
+            "DELETE FROM t_ds_process_definition WHERE id = {}",
+            base + 1
+        ))
+        .await?;
+    source
+        .exec(&format!(
+            "UPDATE t_ds_process_definition SET name = 'renamed{base}' WHERE id = {}",
+            base + 2
+        ))
+        .await?;
+    Ok(())
+}
+
+fn newer_or_equal(a: &BinlogPosition, b: &BinlogPosition) -> bool {
+    (a.file.as_str(), a.pos) >= (b.file.as_str(), b.pos)
+}
+
+async fn wait_caught_up(source: &TestDb, target: &Target) -> Result<()> {
+    let wanted = source_position(&source.url).await?;
+    for _ in 0..600 {
+        if let Some(state) = target.load_state().await?
+            && let Some(at) = BinlogPosition::parse(&state.position)
+            && newer_or_equal(&at, &wanted)
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the migration did not reach source position {wanted}")
+}
+
+async fn end_to_end(target_server: Server) -> Result<()> {
+    let source = TestDb::create(Server::MariaDb, "co_src", SOURCE_MYSQL).await?;
+    let schema = if target_server == Server::Postgres {
+        TARGET_POSTGRES
+    } else {
+        TARGET_MYSQL
+    };
+    let target_db = TestDb::create(target_server, "co_tgt", schema).await?;
+    let result = scenario(&source, &target_db).await;
+    source.drop_now().await?;
+    target_db.drop_now().await?;
+    result
+}
+
+async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
+    seed(source).await?;
+    let config = MigrationConfig {
+        source_url: source.url.clone(),
+        target_url: target_db.url.clone(),
+        projects: Vec::new(),
+        machine: 1,
+        server_id: rand::random::<u32>() | 0x4000_0000,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let runner = {
+        let config = config.clone();
+        tokio::spawn(async move {
+            run(&config, async {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    };
+    // Changes racing the snapshot, then changes on the stream.
+    churn(source, 0).await?;
+    let target = Target::connect(&target_db.url).await?;
+    for _ in 0..300 {
+        if runner.is_finished() || target.load_state().await.is_ok_and(|s| s.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    churn(source, 1).await?;
+    wait_caught_up(source, &target).await?;
+    let report = verify(&source.url, &target).await?;
+    assert!(report.is_clean(), "differences: {:#?}", report.differences);
+    assert_eq!(
+        report.definitions,
+        3 + 2 * 4,
+        "diamond, parent, downstream and 4 live per churn round"
+    );
+    let dead = target.dead_letters().await?;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, 4);
+    assert_eq!(dead[0].reason, "process_definition_json is empty");
+
+    // Fixing the broken definition resolves its dead letter.
+    source
+        .exec(&format!(
+            "UPDATE t_ds_process_definition SET process_definition_json = {} WHERE id = 4",
+            quote(&diamond("fixed"))
+        ))
+        .await?;
+    wait_caught_up(source, &target).await?;
+    assert!(target.dead_letters().await?.is_empty());
+    let report = verify(&source.url, &target).await?;
+    assert!(
+        report.is_clean(),
+        "differences after the fix: {:#?}",
+        report.differences
+    );
+
+    // A change made while the migrator is stopped is applied exactly once after a restart.
+    let _ = stop_tx.send(());
+    runner.await??;
+    source
+        .exec(&"UPDATE t_ds_process_definition SET description = 'changed while stopped' WHERE id = 1".to_string())
+        .await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        run(&config, async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    wait_caught_up(source, &target).await?;
+    let report = verify(&source.url, &target).await?;
+    assert!(
+        report.is_clean(),
+        "differences after restart: {:#?}",
+        report.differences
+    );
+    let _ = stop_tx.send(());
+    runner.await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_to_postgres_snapshot_and_stream_verify_clean() -> Result<()> {
+    end_to_end(Server::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_to_mariadb_snapshot_and_stream_verify_clean() -> Result<()> {
+    end_to_end(Server::MariaDb).await
+}
