@@ -185,7 +185,9 @@ async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
     let _ = stop_tx.send(());
     runner.await??;
     source
-        .exec(&"UPDATE t_ds_process_definition SET description = 'changed while stopped' WHERE id = 1".to_string())
+        .exec(
+            "UPDATE t_ds_process_definition SET description = 'changed while stopped' WHERE id = 1",
+        )
         .await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let runner = tokio::spawn(async move {
