@@ -229,13 +229,12 @@ async fn migrate_on(
             let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             // Crash point between the migration and its history row, per database:
             // `metadb::migration::before_record:<database>`.
-            let point = format!("{CRASH_BEFORE_RECORD}:{}", target.database);
-            fail::fail_point!(&point, |_| {
+            fail::fail_point!(&format!("{CRASH_BEFORE_RECORD}:{}", target.database), |_| {
                 Err(Error::MigrationFailed {
                     version: next.version,
                     name: next.name.clone(),
                     target: target.redacted(),
-                    message: format!("crash point {point}"),
+                    message: format!("crash point {CRASH_BEFORE_RECORD}"),
                 })
             });
             history::insert(conn, target, next, execution_ms).await?;
