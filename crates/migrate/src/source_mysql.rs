@@ -192,13 +192,10 @@ pub async fn stream(
             source: mysql_async::Error::Io(e.into()),
         })?;
         match data {
-            Some(EventData::RotateEvent(rotate)) => {
-                // The name may carry the event checksum's bytes: keep the file name part.
-                let name = rotate.name();
-                file = name
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-                    .collect();
+            // The stream opens with a synthetic rotate (log_pos 0) naming the file we asked
+            // for; its name may carry checksum bytes, so it is ignored.
+            Some(EventData::RotateEvent(rotate)) if log_pos != 0 => {
+                file = rotated_name(&rotate.name(), &file)
             }
             Some(EventData::RowsEvent(rows)) => {
                 let Some(tme) = binlog.get_tme(rows.table_id()) else {
@@ -278,6 +275,21 @@ pub async fn stream(
     Ok(())
 }
 
+/// The file a real rotate names. Binlog file names are `<base>.<digits>` of fixed width;
+/// a name longer than the current one with the same base carries trailing checksum bytes.
+fn rotated_name(name: &str, current: &str) -> String {
+    let clean: String = name
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    let base = current.rsplit_once('.').map_or(current, |(b, _)| b);
+    if clean.len() > current.len() && clean.starts_with(base) {
+        clean[..current.len()].to_owned()
+    } else {
+        clean
+    }
+}
+
 /// The database name of a mysql URL.
 pub fn database_of(url: &str) -> Result<String, MigrateError> {
     let parsed = url::Url::parse(url).map_err(|_| MigrateError::BadUrl {
@@ -290,4 +302,35 @@ pub fn database_of(url: &str) -> Result<String, MigrateError> {
         });
     }
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotate_name_with_checksum_bytes_is_cut_to_the_file_name() {
+        assert_eq!(
+            rotated_name("mysql-bin.0000045", "mysql-bin.000003"),
+            "mysql-bin.000004"
+        );
+        assert_eq!(
+            rotated_name("mysql-bin.000004\u{7f}", "mysql-bin.000003"),
+            "mysql-bin.000004"
+        );
+        assert_eq!(
+            rotated_name("mysql-bin.000004", "mysql-bin.000003"),
+            "mysql-bin.000004"
+        );
+    }
+
+    #[test]
+    fn positions_round_trip_through_text() {
+        let p = BinlogPosition {
+            file: "mysql-bin.000003".into(),
+            pos: 1234,
+        };
+        assert_eq!(BinlogPosition::parse(&p.to_string()), Some(p));
+        assert_eq!(BinlogPosition::parse("nofile"), None);
+    }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of changeover-migrate against the real PostgreSQL and MariaDB servers.
 //! Every test creates fresh databases with random names and drops them at the end.
 
+mod crash;
 mod mariadb_source;
 mod support;

@@ -24,7 +24,7 @@ fn insert_definition(id: i64, project: i64, name: &str, json: &str) -> String {
     )
 }
 
-async fn seed(source: &TestDb) -> Result<()> {
+pub async fn seed(source: &TestDb) -> Result<()> {
     source.exec(&format!("INSERT INTO t_ds_tenant (id, tenant_code, tenant_name, queue_id, create_time, update_time) VALUES (1, 'etl', 'etl', 1, {T}, {T})")).await?;
     for (id, name) in [(1, "alpha"), (2, "beta")] {
         source.exec(&format!("INSERT INTO t_ds_project (id, name, description, user_id, flag, create_time, update_time) VALUES ({id}, '{name}', 'p', 1, 1, {T}, {T})")).await?;
@@ -56,7 +56,7 @@ async fn seed(source: &TestDb) -> Result<()> {
 }
 
 /// Changes made while the migration runs: inserts, an edit, a delete, a rename.
-async fn churn(source: &TestDb, round: i64) -> Result<()> {
+pub async fn churn(source: &TestDb, round: i64) -> Result<()> {
     let base = 100 + round * 10;
     for i in 0..5 {
         source
@@ -95,7 +95,7 @@ fn newer_or_equal(a: &BinlogPosition, b: &BinlogPosition) -> bool {
     (a.file.as_str(), a.pos) >= (b.file.as_str(), b.pos)
 }
 
-async fn wait_caught_up(source: &TestDb, target: &Target) -> Result<()> {
+pub async fn wait_caught_up(source: &TestDb, target: &Target) -> Result<()> {
     let wanted = source_position(&source.url).await?;
     for _ in 0..600 {
         if let Some(state) = target.load_state().await?
