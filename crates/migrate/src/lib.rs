@@ -5,6 +5,7 @@
 
 pub mod canonical;
 pub mod code;
+pub mod cutover;
 pub mod decode;
 pub mod engine;
 pub mod error;

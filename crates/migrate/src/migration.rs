@@ -9,8 +9,10 @@ use tracing::info;
 
 use crate::engine::Engine;
 use crate::error::MigrateError;
+use crate::event::{Change, SourceRow, SourceTable};
+use crate::idmap::IdMap;
 use crate::source_mysql::{self, BinlogPosition};
-use crate::target::Target;
+use crate::target::{Checkpoint, Fence, Target};
 use crate::transform::{Scope, transform};
 
 /// What `migrate start` needs.
@@ -73,32 +75,34 @@ pub async fn run(
     }
     let target = Target::connect(&config.target_url).await?;
     target.install_state().await?;
-    let scope = config.scope();
-    let position = match target.load_state().await? {
-        Some(state) => {
-            BinlogPosition::parse(&state.position).ok_or_else(|| MigrateError::State {
-                reason: format!("position {:?} is not file:pos", state.position),
-            })?
-        }
-        None => {
-            let (changes, position) = source_mysql::snapshot(&config.source_url).await?;
-            let mut map = target.load_map(config.machine, 0).await?;
-            let batch = transform(&mut map, &scope, &changes, now_ms());
-            info!(rows = changes.len(), writes = batch.writes.len(), dead_letters = batch.dead_letters.len(), position = %position, "snapshot applied");
-            crate::target::fail_point("snapshot-commit");
-            target
-                .commit(&batch, &mut map, &position.to_string(), config.projects())
-                .await?;
-            position
-        }
-    };
+    if target.load_state().await?.is_none() {
+        let (changes, position) = source_mysql::snapshot(&config.source_url).await?;
+        let mut map = target.load_map(config.machine, 0).await?;
+        let batch = transform(&mut map, &config.scope(), &changes, now_ms());
+        info!(rows = changes.len(), writes = batch.writes.len(), dead_letters = batch.dead_letters.len(), position = %position, "snapshot applied");
+        crate::target::fail_point("snapshot-commit");
+        let checkpoint = Checkpoint {
+            position: &position.to_string(),
+            projects: config.projects(),
+            fence: None,
+        };
+        target.commit(&batch, &mut map, checkpoint).await?;
+    }
     let state = target
         .load_state()
         .await?
         .ok_or_else(|| MigrateError::State {
             reason: "no state after the snapshot".to_owned(),
         })?;
-    let mut map = target.load_map(config.machine, state.last_code).await?;
+    let position = BinlogPosition::parse(&state.position).ok_or_else(|| MigrateError::State {
+        reason: format!("position {:?} is not file:pos", state.position),
+    })?;
+    let mut stream = Stream {
+        map: target.load_map(config.machine, state.last_code).await?,
+        projects: state.projects,
+        fence: state.fence,
+        committed: position.clone(),
+    };
     let database = source_mysql::database_of(&config.source_url)?;
     let (tx, mut rx) = mpsc::channel(64);
     let source_url = config.source_url.clone();
@@ -106,6 +110,7 @@ pub async fn run(
     let reader = tokio::spawn(async move {
         source_mysql::stream(&source_url, &database, position, server_id, tx).await
     });
+    let _abort_reader = AbortOnDrop(reader.abort_handle());
     tokio::pin!(stop);
     let mut uncommitted: Option<BinlogPosition> = None;
     let mut tick = tokio::time::interval(EMPTY_COMMIT_INTERVAL);
@@ -113,11 +118,12 @@ pub async fn run(
         tokio::select! {
             () = &mut stop => break Ok(()),
             _ = tick.tick() => {
-                if let Some(position) = uncommitted.take() {
-                    let batch = crate::write::Batch::default();
-                    if let Err(e) = target.commit(&batch, &mut map, &position.to_string(), config.projects()).await {
+                if let Some(position) = uncommitted.take()
+                    && let Err(e) = stream.apply(&target, &[], position).await {
                         break Err(e);
                     }
+                if let Err(e) = stream.add_requested(&target, &config.source_url).await {
+                    break Err(e);
                 }
             }
             next = rx.recv() => {
@@ -129,25 +135,183 @@ pub async fn run(
                     continue;
                 }
                 uncommitted = None;
-                let batch = transform(&mut map, &scope, &changes, now_ms());
-                if let Err(e) = target.commit(&batch, &mut map, &position.to_string(), config.projects()).await {
+                if let Err(e) = stream.apply(&target, &changes, position).await {
                     break Err(e);
-                }
-                if !changes.is_empty() {
-                    info!(changes = changes.len(), writes = batch.writes.len(), position = %position, "batch applied");
                 }
             }
         }
     };
     drop(rx);
-    reader.abort();
-    if let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_millis(10), reader)
-        .await
-        .map(|r| r.map_err(|_| ()))
+    if reader.is_finished()
+        && let Ok(Err(e)) = reader.await
     {
         return Err(e);
     }
     result
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The streaming phase's state, as committed in the target.
+struct Stream {
+    map: IdMap,
+    projects: Option<Vec<String>>,
+    fence: Option<Fence>,
+    committed: BinlogPosition,
+}
+
+impl Stream {
+    fn scope(&self) -> Scope {
+        self.projects
+            .as_ref()
+            .map_or_else(Scope::all, |p| Scope::projects(p.iter().cloned()))
+    }
+
+    /// Whether `change` belongs to a fenced project (already in that project's snapshot).
+    fn fenced(&self, fence: &Fence, change: &Change) -> bool {
+        let in_fence = |project_id: i64| fence.project_ids.contains(&project_id);
+        let definition_project = |id: i64| self.map.definitions.get(&id).map(|d| d.project_id);
+        match change {
+            Change::Upsert(SourceRow::Project(p)) => in_fence(p.id),
+            Change::Upsert(SourceRow::Definition(d)) => in_fence(d.project_id),
+            Change::Upsert(SourceRow::Schedule(s)) => {
+                definition_project(s.process_definition_id).is_some_and(in_fence)
+            }
+            Change::Delete {
+                table: SourceTable::Project,
+                id,
+            } => in_fence(*id),
+            Change::Delete {
+                table: SourceTable::Definition,
+                id,
+            } => definition_project(*id).is_some_and(in_fence),
+            Change::Delete {
+                table: SourceTable::Schedule,
+                id,
+            } => self
+                .map
+                .schedules
+                .get(id)
+                .and_then(|s| definition_project(s.definition_id))
+                .is_some_and(in_fence),
+            _ => false,
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        target: &Target,
+        changes: &[Change],
+        position: BinlogPosition,
+    ) -> Result<(), MigrateError> {
+        let mut fence = self.fence.clone();
+        let kept: Vec<Change> = match &fence {
+            Some(f)
+                if BinlogPosition::parse(&f.position).is_some_and(|fp| {
+                    (position.file.as_str(), position.pos) <= (fp.file.as_str(), fp.pos)
+                }) =>
+            {
+                changes
+                    .iter()
+                    .filter(|c| !self.fenced(f, c))
+                    .cloned()
+                    .collect()
+            }
+            Some(_) => {
+                fence = None;
+                changes.to_vec()
+            }
+            None => changes.to_vec(),
+        };
+        let scope = self.scope();
+        let batch = transform(&mut self.map, &scope, &kept, now_ms());
+        let checkpoint = Checkpoint {
+            position: &position.to_string(),
+            projects: self.projects.as_deref(),
+            fence: fence.as_ref(),
+        };
+        target.commit(&batch, &mut self.map, checkpoint).await?;
+        if !changes.is_empty() {
+            info!(changes = changes.len(), writes = batch.writes.len(), position = %position, "batch applied");
+        }
+        self.fence = fence;
+        self.committed = position;
+        Ok(())
+    }
+
+    /// Adds requested projects: snapshots their rows and fences their stream changes up to
+    /// the snapshot's position, without stopping the stream.
+    async fn add_requested(
+        &mut self,
+        target: &Target,
+        source_url: &str,
+    ) -> Result<(), MigrateError> {
+        let Some(current) = self.projects.clone() else {
+            return Ok(());
+        };
+        let requested: Vec<String> = target
+            .requested_projects()
+            .await?
+            .into_iter()
+            .filter(|p| !current.contains(p))
+            .collect();
+        if requested.is_empty() || self.fence.is_some() {
+            return Ok(());
+        }
+        let (changes, snapshot_at) = source_mysql::snapshot(source_url).await?;
+        let ids: Vec<i64> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upsert(SourceRow::Project(p)) if requested.contains(&p.name) => Some(p.id),
+                _ => None,
+            })
+            .collect();
+        let definitions: Vec<i64> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upsert(SourceRow::Definition(d)) if ids.contains(&d.project_id) => {
+                    Some(d.id)
+                }
+                _ => None,
+            })
+            .collect();
+        let own: Vec<Change> = changes
+            .into_iter()
+            .filter(|c| match c {
+                Change::Upsert(SourceRow::Project(p)) => ids.contains(&p.id),
+                Change::Upsert(SourceRow::Definition(d)) => ids.contains(&d.project_id),
+                Change::Upsert(SourceRow::Schedule(s)) => {
+                    definitions.contains(&s.process_definition_id)
+                }
+                _ => false,
+            })
+            .collect();
+        let mut projects = current;
+        projects.extend(requested.iter().cloned());
+        self.projects = Some(projects);
+        let fence = Fence {
+            project_ids: ids,
+            position: snapshot_at.to_string(),
+        };
+        let scope = self.scope();
+        let batch = transform(&mut self.map, &scope, &own, now_ms());
+        let position = self.committed.to_string();
+        let checkpoint = Checkpoint {
+            position: &position,
+            projects: self.projects.as_deref(),
+            fence: Some(&fence),
+        };
+        target.commit(&batch, &mut self.map, checkpoint).await?;
+        info!(projects = ?requested, rows = own.len(), snapshot = %snapshot_at, "projects added");
+        self.fence = Some(fence);
+        Ok(())
+    }
 }
 
 /// The position of the source right now (for lag): MariaDB `SHOW MASTER STATUS`.

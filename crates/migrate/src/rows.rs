@@ -205,7 +205,9 @@ pub fn schedule(row: &SourceSchedule, definition_code: i64, tenant_code: &str) -
             ("crontab", row.crontab.as_str().into()),
             ("failure_strategy", row.failure_strategy.into()),
             ("user_id", row.user_id.into()),
-            ("release_state", row.release_state.into()),
+            // Offline until the project is cut over: a schedule online in both
+            // schedulers would run every workflow twice.
+            ("release_state", 0.into()),
             ("warning_type", row.warning_type.into()),
             ("warning_group_id", row.warning_group_id.into()),
             (

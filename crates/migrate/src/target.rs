@@ -29,6 +29,24 @@ pub struct SavedState {
     pub last_code: i64,
     /// Project names of the scope, `None` for all.
     pub projects: Option<Vec<String>>,
+    /// Projects added mid-stream: `(source project ids, snapshot position)`; stream changes
+    /// of those projects up to that position are already in their snapshot.
+    pub fence: Option<Fence>,
+}
+
+/// See `SavedState::fence`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fence {
+    pub project_ids: Vec<i64>,
+    pub position: String,
+}
+
+/// Where a commit leaves the migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint<'a> {
+    pub position: &'a str,
+    pub projects: Option<&'a [String]>,
+    pub fence: Option<&'a Fence>,
 }
 
 pub struct Target {
@@ -76,7 +94,8 @@ impl Target {
             Engine::MySql => "LONGTEXT",
         };
         for ddl in [
-            "CREATE TABLE IF NOT EXISTS changeover_migration_state (name VARCHAR(64) PRIMARY KEY, source_position TEXT NOT NULL, last_code BIGINT NOT NULL, projects TEXT)".to_owned(),
+            "CREATE TABLE IF NOT EXISTS changeover_migration_state (name VARCHAR(64) PRIMARY KEY, source_position TEXT NOT NULL, last_code BIGINT NOT NULL, projects TEXT, fence TEXT)".to_owned(),
+            "CREATE TABLE IF NOT EXISTS changeover_scope_request (project VARCHAR(255) PRIMARY KEY)".to_owned(),
             format!("CREATE TABLE IF NOT EXISTS changeover_id_map (kind VARCHAR(16) NOT NULL, source_id BIGINT NOT NULL, entry {big_text} NOT NULL, PRIMARY KEY (kind, source_id))"),
             "CREATE TABLE IF NOT EXISTS changeover_dead_letter (source_table VARCHAR(64) NOT NULL, source_id BIGINT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (source_table, source_id))".to_owned(),
         ] {
@@ -87,7 +106,7 @@ impl Target {
 
     pub async fn load_state(&self) -> Result<Option<SavedState>, MigrateError> {
         let sql = format!(
-            "SELECT source_position, {}, projects FROM changeover_migration_state WHERE name = {}",
+            "SELECT source_position, {}, projects, fence FROM changeover_migration_state WHERE name = {}",
             self.engine.int("last_code"),
             self.engine.placeholder(1)
         );
@@ -109,6 +128,17 @@ impl Target {
             position: row.try_get(0).map_err(db("reading the migration state"))?,
             last_code: row.try_get(1).map_err(db("reading the migration state"))?,
             projects,
+            fence: {
+                let fence: Option<String> =
+                    row.try_get(3).map_err(db("reading the migration state"))?;
+                fence
+                    .map(|f| {
+                        serde_json::from_str(&f).map_err(|e| MigrateError::State {
+                            reason: format!("fence column: {e}"),
+                        })
+                    })
+                    .transpose()?
+            },
         }))
     }
 
@@ -143,9 +173,13 @@ impl Target {
         &self,
         batch: &Batch,
         map: &mut IdMap,
-        position: &str,
-        projects: Option<&[String]>,
+        checkpoint: Checkpoint<'_>,
     ) -> Result<(), MigrateError> {
+        let Checkpoint {
+            position,
+            projects,
+            fence,
+        } = checkpoint;
         let mut tx = self
             .pool
             .begin()
@@ -236,6 +270,23 @@ impl Target {
                 .map(|p| serde_json::to_string(p).unwrap_or_default())
                 .into(),
         ));
+        state.push((
+            "fence",
+            fence
+                .map(|f| serde_json::to_string(f).unwrap_or_default())
+                .into(),
+        ));
+        for name in projects.unwrap_or_default() {
+            let key: Columns = vec![("project", name.as_str().into())];
+            self.execute(
+                &mut tx,
+                &Write::Delete {
+                    table: "changeover_scope_request",
+                    key,
+                },
+            )
+            .await?;
+        }
         self.execute(
             &mut tx,
             &Write::Insert {
@@ -324,6 +375,46 @@ impl Target {
                     reason: row.try_get(2).map_err(db("reading dead letters"))?,
                 })
             })
+            .collect()
+    }
+
+    /// Asks a running migration to add projects to its scope (snapshot, then stream).
+    pub async fn request_projects(&self, names: &[String]) -> Result<(), MigrateError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("starting a target transaction"))?;
+        for name in names {
+            let key: Columns = vec![("project", name.as_str().into())];
+            self.execute(
+                &mut tx,
+                &Write::Delete {
+                    table: "changeover_scope_request",
+                    key: key.clone(),
+                },
+            )
+            .await?;
+            self.execute(
+                &mut tx,
+                &Write::Insert {
+                    table: "changeover_scope_request",
+                    row: key,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db("requesting projects"))
+    }
+
+    /// Projects requested and not yet added.
+    pub async fn requested_projects(&self) -> Result<Vec<String>, MigrateError> {
+        let rows = sqlx::query("SELECT project FROM changeover_scope_request ORDER BY project")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading project requests"))?;
+        rows.iter()
+            .map(|r| r.try_get(0).map_err(db("reading project requests")))
             .collect()
     }
 

@@ -3,4 +3,5 @@
 
 mod crash;
 mod mariadb_source;
+mod scope;
 mod support;

@@ -1,0 +1,133 @@
+//! A canary scope, a project added while the stream runs, and a reversible cutover.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use changeover_migrate::cutover::{cutover, revert};
+use changeover_migrate::migration::{MigrationConfig, run};
+use changeover_migrate::target::Target;
+use changeover_migrate::verify::verify;
+use sqlx::Row;
+
+use crate::mariadb_source::{churn, seed, wait_caught_up};
+use crate::support::{SOURCE_MYSQL, Server, TARGET_POSTGRES, TestDb};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_scope_then_a_project_added_mid_stream_then_cutover_and_revert() -> Result<()> {
+    let source = TestDb::create(Server::MariaDb, "co_src", SOURCE_MYSQL).await?;
+    let target_db = TestDb::create(Server::Postgres, "co_tgt", TARGET_POSTGRES).await?;
+    let result = scenario(&source, &target_db).await;
+    source.drop_now().await?;
+    target_db.drop_now().await?;
+    result
+}
+
+async fn release_state(db: &TestDb, sql: &str) -> Result<i64> {
+    let mut conn = db.connect().await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
+    seed(source).await?;
+    let config = MigrationConfig {
+        source_url: source.url.clone(),
+        target_url: target_db.url.clone(),
+        projects: vec!["alpha".to_owned()],
+        machine: 3,
+        server_id: rand::random::<u32>() | 0x4000_0000,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        run(&config, async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    churn(source, 0).await?;
+    let target = Target::connect(&target_db.url).await?;
+    for _ in 0..300 {
+        if target.load_state().await.is_ok_and(|s| s.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_caught_up(source, &target).await?;
+    let report = verify(&source.url, &target).await?;
+    assert!(
+        report.is_clean(),
+        "canary differences: {:#?}",
+        report.differences
+    );
+    assert_eq!(
+        report.definitions, 5,
+        "alpha: diamond, parent and 3 churned"
+    );
+    assert_eq!(
+        report.counts[0].target, 1,
+        "only the canary project is migrated"
+    );
+    assert!(
+        target.dead_letters().await?.is_empty(),
+        "beta's broken definition is out of scope"
+    );
+
+    // Add beta while the stream runs and the source keeps changing.
+    target.request_projects(&["beta".to_owned()]).await?;
+    churn(source, 1).await?;
+    let mut added = false;
+    for _ in 0..300 {
+        let state = target.load_state().await?.expect("state");
+        if state
+            .projects
+            .as_ref()
+            .is_some_and(|p| p.contains(&"beta".to_owned()))
+        {
+            added = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if !added {
+        bail!("beta was not added to the scope");
+    }
+    churn(source, 2).await?;
+    wait_caught_up(source, &target).await?;
+    let report = verify(&source.url, &target).await?;
+    assert!(
+        report.is_clean(),
+        "differences after adding beta: {:#?}",
+        report.differences
+    );
+    assert_eq!(report.definitions, 3 + 3 * 4);
+    let dead = target.dead_letters().await?;
+    assert_eq!(dead.iter().map(|d| d.id).collect::<Vec<_>>(), vec![4]);
+
+    // Cut alpha over: its schedule goes offline in the source and online in the target.
+    let target_schedule = "SELECT CAST(release_state AS BIGINT) FROM t_ds_schedules";
+    let source_schedule = "SELECT CAST(release_state AS SIGNED) FROM t_ds_schedules WHERE id = 1";
+    assert_eq!(
+        release_state(target_db, target_schedule).await?,
+        0,
+        "schedules stay offline in the target until cutover"
+    );
+    let done = cutover(&source.url, &target, "alpha", Duration::from_secs(60)).await?;
+    assert_eq!(done.source_schedules, vec![1]);
+    assert_eq!(release_state(source, source_schedule).await?, 0);
+    assert_eq!(release_state(target_db, target_schedule).await?, 1);
+    let reverted = revert(&source.url, &target, "alpha").await?;
+    assert_eq!(reverted, vec![1]);
+    assert_eq!(release_state(source, source_schedule).await?, 1);
+    assert_eq!(release_state(target_db, target_schedule).await?, 0);
+    let err = revert(&source.url, &target, "alpha").await.unwrap_err();
+    assert!(
+        err.to_string().contains("project alpha was not cut over"),
+        "{err}"
+    );
+
+    let _ = stop_tx.send(());
+    runner.await??;
+    Ok(())
+}
