@@ -17,6 +17,7 @@ pub mod rows;
 pub mod snapshot;
 pub mod source_mysql;
 pub mod split;
+pub mod status;
 pub mod target;
 pub mod transform;
 pub mod verify;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use changeover_migrate::cutover::{cutover, revert};
 use changeover_migrate::migration::{MigrationConfig, run};
+
 use changeover_migrate::target::Target;
 use changeover_migrate::verify::verify;
 use sqlx::Row;
@@ -104,6 +105,13 @@ async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
     assert_eq!(report.definitions, 3 + 3 * 4);
     let dead = target.dead_letters().await?;
     assert_eq!(dead.iter().map(|d| d.id).collect::<Vec<_>>(), vec![4]);
+    let now = changeover_migrate::status::status(&source.url, &target).await?;
+    assert_eq!(now.definitions, 15);
+    assert_eq!(now.dead_letters, 1);
+    assert_eq!(
+        now.projects,
+        Some(vec!["alpha".to_owned(), "beta".to_owned()])
+    );
 
     // Cut alpha over: its schedule goes offline in the source and online in the target.
     let target_schedule = "SELECT CAST(release_state AS BIGINT) FROM t_ds_schedules";
