@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod compat;
+pub mod upgrade;
 pub mod version;
 
 pub use bundle::{Bundle, BundleError, ValidationContext, ValidationReport};
