@@ -1,0 +1,6 @@
+//! Ports implemented over the other crates: metadata databases by `changeover-metadb`.
+
+pub mod drivers;
+pub mod hooks;
+pub mod metadb;
+pub mod store;

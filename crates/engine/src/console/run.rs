@@ -1,0 +1,563 @@
+//! Executes `changeover upgrade …` commands.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use changeover_core::compat::{self, CompatibilityRules};
+use changeover_core::version::Version;
+use changeover_drivers::ContractClient;
+
+use super::args::{DataUpdateAction, TaskAction, UpgradeCommand};
+use crate::adapter::drivers::SchedulerPort;
+use crate::driver::{Stop, now};
+use crate::error::EngineError;
+use crate::operator::{self, Selection};
+use crate::port::{PortError, RecordStore, Records, Scheduler};
+use crate::session::{Lease, drive_leased};
+use crate::settings::PlatformSettings;
+use crate::setup::{self, Resolved};
+use crate::upgrade::plan::PlanShape;
+use crate::upgrade::verify::{Report, days_before};
+use crate::upgrade::{Action, Announcement, Mode, NewUpgrade, StepPhase, UpgradeRecord};
+use crate::view;
+
+/// The catalog of versions, as the console needs it.
+#[async_trait]
+pub trait Versions: Send + Sync {
+    /// The platform's name (`sample`).
+    fn platform(&self) -> String;
+    /// The version the platform runs now.
+    async fn current(&self) -> Result<String, PortError>;
+    /// The bundle of `version`, resolved with this platform's settings.
+    async fn resolve(&self, version: &str) -> Result<Resolved, PortError>;
+    /// The compatibility rules the bundle of `version` declares.
+    async fn rules(&self, version: &str) -> Result<CompatibilityRules, PortError>;
+    /// The configuration to record with an upgrade (secrets redacted).
+    fn configuration(&self) -> BTreeMap<String, String>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{what} failed: {source}")]
+    Port {
+        what: &'static str,
+        #[source]
+        source: PortError,
+    },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("step {step} failed: {reason}")]
+    StepFailed { step: String, reason: String },
+}
+
+impl From<crate::upgrade::ActionError> for ConsoleError {
+    fn from(e: crate::upgrade::ActionError) -> Self {
+        ConsoleError::Refused(e.to_string())
+    }
+}
+
+fn port(what: &'static str) -> impl FnOnce(PortError) -> ConsoleError {
+    move |source| ConsoleError::Port { what, source }
+}
+
+/// Everything `changeover upgrade` needs.
+pub struct Console {
+    pub store: Arc<dyn RecordStore>,
+    pub lease: Arc<dyn Lease>,
+    pub versions: Arc<dyn Versions>,
+    pub settings: PlatformSettings,
+    /// Who drives (for the lease): host and process.
+    pub holder: String,
+    /// Print each step's progress as it changes.
+    pub progress: bool,
+}
+
+/// A fresh record id: `upg-YYYYMMDD-hhmmss-XXXX`.
+pub fn new_id() -> String {
+    let t = now().to_string();
+    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "upg-{}-{}-{:04x}",
+        &digits[..8],
+        &digits[8..14],
+        (nanos ^ std::process::id()) & 0xffff
+    )
+}
+
+/// Records that prints every change of a step's phase as a progress line.
+struct Printing {
+    inner: Arc<dyn RecordStore>,
+    seen: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl Records for Printing {
+    async fn save(&self, record: &UpgradeRecord) -> Result<(), PortError> {
+        self.inner.save(record).await?;
+        let steps = record
+            .steps
+            .iter()
+            .chain(record.exit.iter().flat_map(|e| &e.steps));
+        let now: Vec<(String, String)> = steps
+            .map(|s| {
+                (
+                    s.kind.to_string(),
+                    format!("{} {}%", s.phase.label(), s.percent()),
+                )
+            })
+            .collect();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, (kind, state)) in now.iter().enumerate() {
+            if seen.get(i).is_none_or(|(_, s)| s != state) {
+                println!("  [{}] {kind}: {state}", record.id);
+            }
+        }
+        *seen = now;
+        Ok(())
+    }
+}
+
+impl Console {
+    pub async fn execute(&self, command: UpgradeCommand) -> Result<(), ConsoleError> {
+        match command {
+            UpgradeCommand::Start {
+                to,
+                mode,
+                estimated_completion,
+                contact_email,
+                contact_phone,
+                save_only,
+                accept_risk,
+                yes,
+            } => {
+                let announcement = Announcement::new(
+                    estimated_completion.as_deref(),
+                    contact_email.as_deref(),
+                    contact_phone.as_deref(),
+                )
+                .map_err(|e| ConsoleError::Refused(e.to_string()))?;
+                let record = self
+                    .start(&to, mode.into(), announcement, save_only, accept_risk, yes)
+                    .await?;
+                if save_only {
+                    println!(
+                        "upgrade {} saved (configuring); start it with `changeover upgrade next`",
+                        record.id
+                    );
+                    return Ok(());
+                }
+                self.drive(record).await
+            }
+            UpgradeCommand::Status { json } => {
+                let record = self.current_or_latest().await?;
+                self.print(&record, json);
+                Ok(())
+            }
+            UpgradeCommand::Next => self.act(Action::Next).await,
+            UpgradeCommand::Retry => self.act(Action::Retry).await,
+            UpgradeCommand::Skip { accept_risk } => self.act(Action::Skip { accept_risk }).await,
+            UpgradeCommand::Terminate { rerun } => self.act(Action::Terminate { rerun }).await,
+            UpgradeCommand::ForceTerminate { mark } => {
+                let mut record = self.active().await?;
+                record.apply(Action::ForceTerminate { mark: mark.into() }, now())?;
+                self.store
+                    .save(&record)
+                    .await
+                    .map_err(port("saving the record"))?;
+                println!("{}", view::status(&record));
+                Ok(())
+            }
+            UpgradeCommand::Tasks { action, ids, all } => {
+                let selection = selection(ids, all)?;
+                let mut record = self.active().await?;
+                let engine = self.engine(&record).await?;
+                match action {
+                    TaskAction::Terminate => {
+                        operator::terminate_instances(&engine, &mut record, selection).await?
+                    }
+                    TaskAction::Rerun => {
+                        operator::rerun_instances(&engine, &mut record, selection).await?
+                    }
+                }
+                self.drive(record).await
+            }
+            UpgradeCommand::DataUpdate { action, names, all } => {
+                let selection = selection(names, all)?;
+                let mut record = self.active().await?;
+                let engine = self.engine(&record).await?;
+                match action {
+                    DataUpdateAction::Run => {
+                        operator::run_data_updates(&engine, &mut record, selection).await?
+                    }
+                    DataUpdateAction::Skip => {
+                        let names = match selection {
+                            Selection::Ids(names) => names,
+                            Selection::All => engine
+                                .target
+                                .data_updates
+                                .iter()
+                                .filter(|t| t.skippable)
+                                .map(|t| t.name.clone())
+                                .collect(),
+                        };
+                        operator::skip_data_updates(&engine, &mut record, &names).await?
+                    }
+                    DataUpdateAction::Stop => {
+                        return Err(ConsoleError::Refused(
+                            "data-update tasks run inside the changeover that drives the upgrade; stop that changeover (Ctrl-C) and the task is recorded failed and runs again on `changeover upgrade retry`, or skip it with `changeover upgrade data-update skip NAME`".into(),
+                        ));
+                    }
+                }
+                self.drive(record).await
+            }
+            UpgradeCommand::Records { json } => {
+                let records = self.store.list().await.map_err(port("listing records"))?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&records).unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "{:<26} {:<10} {:<9} {:<9} {:<18} {:<36}",
+                        "ID", "PLATFORM", "FROM", "TO", "MODE", "STATUS"
+                    );
+                    for r in records {
+                        println!(
+                            "{:<26} {:<10} {:<9} {:<9} {:<18} {:<36}",
+                            r.id,
+                            r.platform,
+                            r.from_version,
+                            r.to_version,
+                            r.mode.words(),
+                            r.status.label()
+                        );
+                    }
+                }
+                Ok(())
+            }
+            UpgradeCommand::Show { id, json } => {
+                let record = self
+                    .store
+                    .get(&id)
+                    .await
+                    .map_err(port("reading the record"))?;
+                self.print(&record, json);
+                if !json {
+                    println!("{}", view::durations(&record));
+                    for line in &record.log {
+                        let step = line.step.map(|s| format!(" [{s}]")).unwrap_or_default();
+                        println!("{} {:?}{step} {}", line.at, line.level, line.message);
+                    }
+                }
+                Ok(())
+            }
+            UpgradeCommand::Verify { json } => {
+                let report = self.verify_now().await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
+                } else {
+                    print!("{}", view::verification(&report));
+                }
+                Ok(())
+            }
+            UpgradeCommand::Rollback { id } => {
+                let mut record = self
+                    .store
+                    .get(&id)
+                    .await
+                    .map_err(port("reading the record"))?;
+                if let Some(active) = self
+                    .store
+                    .active()
+                    .await
+                    .map_err(port("reading the store"))?
+                    && active.id != record.id
+                {
+                    return Err(ConsoleError::Refused(format!(
+                        "upgrade {} is {}: only one upgrade at a time; end it first",
+                        active.id, active.status
+                    )));
+                }
+                record.apply(Action::Rollback, now())?;
+                self.store
+                    .save(&record)
+                    .await
+                    .map_err(port("saving the record"))?;
+                self.drive(record).await
+            }
+        }
+    }
+
+    async fn start(
+        &self,
+        to: &str,
+        requested: Mode,
+        announcement: Announcement,
+        save_only: bool,
+        accept_risk: bool,
+        yes: bool,
+    ) -> Result<UpgradeRecord, ConsoleError> {
+        if let Some(active) = self
+            .store
+            .active()
+            .await
+            .map_err(port("reading the store"))?
+        {
+            return Err(ConsoleError::Refused(format!(
+                "upgrade {} is {}: only one upgrade at a time; continue it with `changeover upgrade next`, or end it with `changeover upgrade terminate` or `force-terminate`",
+                active.id, active.status
+            )));
+        }
+        if !accept_risk && !save_only {
+            return Err(ConsoleError::Refused(
+                "starting an upgrade needs the risk statement acknowledged: add --accept-risk (or --save-only to only save the configuration)".into(),
+            ));
+        }
+        let current = self
+            .versions
+            .current()
+            .await
+            .map_err(port("reading the platform's version"))?;
+        let parse = |v: &str| {
+            v.parse::<Version>()
+                .map_err(|e| ConsoleError::Refused(format!("version `{v}`: {e}")))
+        };
+        let (current_v, target_v) = (parse(&current)?, parse(to)?);
+        let rules = self
+            .versions
+            .rules(to)
+            .await
+            .map_err(port("reading the target bundle"))?;
+        let report = compat::check(&current_v, &target_v, &rules);
+        let selection = report
+            .select(requested)
+            .map_err(|e| ConsoleError::Refused(e.to_string()))?;
+        if let Some(note) = &selection.note {
+            if !yes {
+                return Err(ConsoleError::Refused(format!(
+                    "{note}; {} is offered: start again with `--mode {}`",
+                    selection.mode.words(),
+                    match selection.mode {
+                        Mode::Full => "full",
+                        Mode::Partial => "partial",
+                        Mode::Zero => "zero",
+                    }
+                )));
+            }
+            println!("{note}");
+        }
+        let target = self
+            .versions
+            .resolve(to)
+            .await
+            .map_err(port("resolving the target bundle"))?;
+        let mut record = UpgradeRecord::configure(
+            NewUpgrade {
+                id: new_id(),
+                platform: self.versions.platform(),
+                from_version: current,
+                to_version: to.to_owned(),
+                mode: selection.mode,
+                shape: PlanShape {
+                    before_hooks: !target.before_hooks.is_empty(),
+                    after_hooks: !target.after_hooks.is_empty(),
+                },
+                announcement,
+                risk_accepted: accept_risk,
+                auto_advance: yes,
+                configuration: self.versions.configuration(),
+            },
+            now(),
+        );
+        if !save_only {
+            record.apply(Action::Start, now())?;
+        }
+        self.store
+            .insert(&record)
+            .await
+            .map_err(port("saving the new record"))?;
+        println!(
+            "upgrade {}: {} {} -> {} in {} mode",
+            record.id,
+            record.platform,
+            record.from_version,
+            record.to_version,
+            record.mode.words()
+        );
+        Ok(record)
+    }
+
+    async fn active(&self) -> Result<UpgradeRecord, ConsoleError> {
+        self.store
+            .active()
+            .await
+            .map_err(port("reading the store"))?
+            .ok_or_else(|| {
+                ConsoleError::Refused(
+                    "no upgrade in progress; start one with `changeover upgrade start`".into(),
+                )
+            })
+    }
+
+    async fn current_or_latest(&self) -> Result<UpgradeRecord, ConsoleError> {
+        if let Some(r) = self
+            .store
+            .active()
+            .await
+            .map_err(port("reading the store"))?
+        {
+            return Ok(r);
+        }
+        self.store
+            .list()
+            .await
+            .map_err(port("listing records"))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                ConsoleError::Refused(
+                    "no upgrade record yet; start one with `changeover upgrade start`".into(),
+                )
+            })
+    }
+
+    async fn act(&self, action: Action) -> Result<(), ConsoleError> {
+        let mut record = self.active().await?;
+        record.apply(action, now())?;
+        self.store
+            .save(&record)
+            .await
+            .map_err(port("saving the record"))?;
+        self.drive(record).await
+    }
+
+    /// The engine for this record's versions.
+    pub async fn engine(&self, record: &UpgradeRecord) -> Result<crate::Engine, ConsoleError> {
+        let from = self
+            .versions
+            .resolve(&record.from_version)
+            .await
+            .map_err(port("resolving the current bundle"))?;
+        let to = self
+            .versions
+            .resolve(&record.to_version)
+            .await
+            .map_err(port("resolving the target bundle"))?;
+        let records: Arc<dyn Records> = if self.progress {
+            Arc::new(Printing {
+                inner: self.store.clone(),
+                seen: Mutex::new(Vec::new()),
+            })
+        } else {
+            Arc::new(StoreRecords(self.store.clone()))
+        };
+        setup::engine(&self.settings, &from, &to, records).map_err(ConsoleError::Refused)
+    }
+
+    async fn drive(&self, mut record: UpgradeRecord) -> Result<(), ConsoleError> {
+        let engine = self.engine(&record).await?;
+        let stop = drive_leased(&engine, self.lease.clone(), &self.holder, &mut record).await?;
+        print!("{}", view::status(&record));
+        match stop {
+            Stop::Ended(status) => println!("upgrade {} ended: {status}", record.id),
+            Stop::Saved => println!(
+                "upgrade {} is saved; start it with `changeover upgrade next`",
+                record.id
+            ),
+            Stop::AwaitingNext(step) => {
+                println!("step {step} is done; continue with `changeover upgrade next`")
+            }
+            Stop::AwaitingComplete => {
+                println!("every step is done; complete the upgrade with `changeover upgrade next`")
+            }
+            Stop::NeedsOperator { step, reason } => {
+                println!("step {step} waits for the operator: {reason}")
+            }
+            Stop::Failed { step, reason } => {
+                return Err(ConsoleError::StepFailed {
+                    step: step.to_string(),
+                    reason,
+                });
+            }
+        }
+        if let Some(report) = &record.verification
+            && record
+                .current()
+                .is_none_or(|s| s.phase != StepPhase::Pending)
+        {
+            print!("{}", view::verification(report));
+        }
+        Ok(())
+    }
+
+    fn print(&self, record: &UpgradeRecord, json: bool) {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(record).unwrap_or_default()
+            );
+        } else {
+            print!("{}", view::status(record));
+        }
+    }
+
+    /// The verification of the workload now.
+    pub async fn verify_now(&self) -> Result<Report, ConsoleError> {
+        let client = ContractClient::new(&self.settings.contract_url)
+            .map_err(|e| ConsoleError::Refused(e.to_string()))?;
+        let scheduler = SchedulerPort(Arc::new(client));
+        let today = now().date();
+        let stats = scheduler
+            .statistics(days_before(today, 8), today)
+            .await
+            .map_err(port("reading statistics"))?;
+        let failed = scheduler
+            .failed_today_succeeded_yesterday(today)
+            .await
+            .map_err(port("reading failed instances"))?;
+        let current = self
+            .versions
+            .current()
+            .await
+            .map_err(port("reading the platform's version"))?;
+        let rule = self
+            .versions
+            .resolve(&current)
+            .await
+            .map_err(port("resolving the current bundle"))?
+            .rule;
+        Ok(Report::new(today, &stats, failed, rule))
+    }
+}
+
+/// The store as the engine's [`Records`] port.
+struct StoreRecords(Arc<dyn RecordStore>);
+
+#[async_trait]
+impl Records for StoreRecords {
+    async fn save(&self, record: &UpgradeRecord) -> Result<(), PortError> {
+        self.0.save(record).await
+    }
+}
+
+fn selection(ids: Vec<String>, all: bool) -> Result<Selection, ConsoleError> {
+    match (all, ids.is_empty()) {
+        (true, true) => Ok(Selection::All),
+        (false, false) => Ok(Selection::Ids(ids)),
+        (true, false) => Err(ConsoleError::Refused("give IDS or --all, not both".into())),
+        (false, true) => Err(ConsoleError::Refused(
+            "give the IDS to act on, or --all".into(),
+        )),
+    }
+}

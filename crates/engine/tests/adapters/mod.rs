@@ -1,0 +1,5 @@
+mod db;
+mod hooks;
+mod metadb;
+mod processes;
+mod rolling;
