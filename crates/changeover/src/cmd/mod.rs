@@ -1,0 +1,21 @@
+//! One module per command group; each has `Args` and `run(args, ctx)`.
+
+pub mod demo;
+pub mod platform;
+pub mod version;
+
+/// A platform name: 1–64 of letters, digits, `-`, `_`, `.`.
+pub fn check_platform_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a platform name (1 to 64 letters, digits, '-', '_' or '.')"
+        ))
+    }
+}

@@ -1,0 +1,219 @@
+//! `changeover version upload`: validate a bundle, then import it (new version) or overwrite
+//! it (known version). Blocking errors store nothing.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use changeover_core::bundle::{
+    self, BundleKind, MAX_BUNDLE_BYTES, ValidationContext, ValidationReport,
+};
+use changeover_store::{Format, NewVersion, PutOutcome};
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::failure::bad_input;
+use crate::output;
+
+/// Validate a version bundle, then import or overwrite it
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Validate a version bundle (a YAML file, or a ZIP with bundle.yaml, template/, \
+                  overlays/ and values.yaml) and print the report: missing configuration items, \
+                  warnings (a template that differs from the one registered for the version, values \
+                  that differ from those running now) and blocking errors (malformed file with its \
+                  line and column or ZIP entry, unsafe ZIP entries, overlays or values incompatible \
+                  with the template). Without blocking errors the bundle is imported (new version) \
+                  or overwrites the known version; with any, nothing is stored and the exit code is 2.",
+    after_help = "Examples:\n  changeover version upload bundles/sample/1.0.0.yaml\n  changeover version upload sample-1.1.0.zip --platform sample\n  changeover version upload 1.1.0.yaml --json"
+)]
+pub struct Args {
+    /// The bundle file (.yaml or .zip)
+    file: PathBuf,
+    /// Refuse the bundle unless it is for this platform (default: the bundle's own platform)
+    #[arg(long)]
+    platform: Option<String>,
+}
+
+/// What an upload did, with its validation report.
+#[derive(Serialize)]
+pub struct Uploaded {
+    pub platform: String,
+    pub version: String,
+    pub format: Format,
+    /// `imported`, `overwritten` or `blocked` (nothing stored).
+    pub outcome: &'static str,
+    pub report: ValidationReport,
+    pub entry: Option<changeover_store::CatalogEntry>,
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let shown = args.file.display().to_string();
+    let bytes = read_file(&args.file)?;
+    let file_name = args
+        .file
+        .file_name()
+        .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+    let store = ctx.store().await?;
+    let uploaded = validate_and_store(&store, bytes, &file_name, args.platform.as_deref()).await?;
+    if ctx.json {
+        output::json(&uploaded)?;
+    } else {
+        print_report(&shown, &uploaded);
+    }
+    if uploaded.outcome == "blocked" {
+        let count = uploaded.report.errors.len();
+        return Err(bad_input(
+            format!(
+                "{shown} is blocked by {count} error{}; nothing was stored",
+                if count == 1 { "" } else { "s" }
+            ),
+            "fix the errors listed and upload the bundle again",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads and validates a bundle, and stores it when nothing blocks it. A file that cannot
+/// be read as a bundle is an `Err`; a bundle with blocking errors is `outcome: "blocked"`.
+pub async fn validate_and_store(
+    store: &changeover_store::Store,
+    bytes: Vec<u8>,
+    file_name: &str,
+    platform_filter: Option<&str>,
+) -> anyhow::Result<Uploaded> {
+    let bundle = bundle::read(&bytes, file_name).map_err(|e| {
+        bad_input(
+            format!("{e}"),
+            "fix the bundle at the place named and upload it again",
+        )
+    })?;
+    let platform = bundle.platform().to_owned();
+    if let Some(wanted) = platform_filter
+        && wanted != platform
+    {
+        return Err(bad_input(
+            format!("{file_name} is a bundle of platform {platform:?}, not {wanted:?}"),
+            "upload it without --platform, or choose the bundle of the right platform",
+        ));
+    }
+    let version = bundle.version().clone();
+    let known = store
+        .catalog()
+        .entry(&platform, &version.to_string())
+        .await?;
+    let running = store
+        .platforms()
+        .get(&platform)
+        .await?
+        .map(|p| p.running_values)
+        .filter(|v| !v.is_empty());
+    let report = bundle.validate(&ValidationContext {
+        registered_template_md5: known.as_ref().and_then(|k| k.template_md5.clone()),
+        running_values: running,
+    });
+    let format = match bundle.kind() {
+        BundleKind::Yaml => Format::Yaml,
+        BundleKind::Zip => Format::Zip,
+    };
+    let mut uploaded = Uploaded {
+        platform: platform.clone(),
+        version: version.to_string(),
+        format,
+        outcome: "blocked",
+        report,
+        entry: None,
+    };
+    if uploaded.report.is_ok() {
+        let new = NewVersion {
+            platform: platform.clone(),
+            version: version.to_string(),
+            sort_key: super::sort_key(&version),
+            file_name: file_name.to_owned(),
+            format,
+            content: bytes,
+            // The first import registers the template; overwrites are compared against it.
+            template_md5: known
+                .as_ref()
+                .and_then(|k| k.template_md5.clone())
+                .or_else(|| Some(bundle.template_md5())),
+            manifest: serde_json::to_value(bundle.manifest())?,
+        };
+        let (outcome, entry) = store.catalog().put(&new).await?;
+        uploaded.outcome = match outcome {
+            PutOutcome::Imported => "imported",
+            PutOutcome::Overwritten { .. } => "overwritten",
+        };
+        uploaded.entry = Some(entry);
+    }
+    Ok(uploaded)
+}
+
+fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| {
+        bad_input(
+            format!("cannot read {shown}: {e}"),
+            "give the path of a bundle file (.yaml or .zip)",
+        )
+    })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(bad_input(
+            format!("{shown} is a directory"),
+            "give the path of a bundle file (.yaml or .zip)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BUNDLE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            bad_input(
+                format!("cannot read {shown}: {e}"),
+                "check the file's permissions",
+            )
+        })?;
+    if bytes.len() > MAX_BUNDLE_BYTES {
+        return Err(bad_input(
+            format!("{shown} is larger than {MAX_BUNDLE_BYTES} bytes, the most a bundle may be"),
+            "a bundle holds a manifest, a template, overlays and SQL: check you chose the right file",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The report for people.
+pub fn print_report(file: &str, u: &Uploaded) {
+    println!(
+        "{file}: platform {} version {} ({})",
+        u.platform, u.version, u.format
+    );
+    let r = &u.report;
+    if !r.missing_items.is_empty() {
+        println!("missing configuration items:");
+        for key in &r.missing_items {
+            println!("  - {key}");
+        }
+    }
+    if !r.warnings.is_empty() {
+        println!("warnings:");
+        for w in &r.warnings {
+            println!("  - {w}");
+        }
+    }
+    if !r.errors.is_empty() {
+        println!("blocking errors:");
+        for e in &r.errors {
+            println!("  - {e}");
+        }
+    }
+    if let Some(entry) = &u.entry {
+        let verb = if u.outcome == "imported" {
+            "imported"
+        } else {
+            "overwrote"
+        };
+        println!(
+            "{verb} {} {} (md5 {}, {} bytes)",
+            entry.platform, entry.version, entry.md5, entry.size
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests: the real `changeover` binary against SQLite and PostgreSQL stores.
