@@ -13,6 +13,7 @@ pub use changeover_core::upgrade;
 
 pub mod adapter;
 mod background;
+pub mod catalog;
 pub mod console;
 pub mod crash;
 mod driver;

@@ -37,11 +37,11 @@ pub fn configuration(bundle: &Bundle, settings: &PlatformSettings) -> BTreeMap<S
     config
 }
 
-fn engine_of(e: bundle::Engine) -> changeover_metadb::Engine {
+fn bundle_engine(e: changeover_metadb::Engine) -> bundle::Engine {
     match e {
-        bundle::Engine::Sqlite => changeover_metadb::Engine::Sqlite,
-        bundle::Engine::Postgres => changeover_metadb::Engine::Postgres,
-        bundle::Engine::Mysql => changeover_metadb::Engine::Mysql,
+        changeover_metadb::Engine::Sqlite => bundle::Engine::Sqlite,
+        changeover_metadb::Engine::Postgres => bundle::Engine::Postgres,
+        changeover_metadb::Engine::Mysql => bundle::Engine::Mysql,
     }
 }
 
@@ -131,12 +131,11 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
         let what = format!("database `{}`", db.name);
         let url = p.expand(&db.url, &what)?;
         let target = DbTarget::parse(&url).map_err(|e| format!("{what}: {e}"))?;
-        if target.engine != engine_of(db.engine) {
-            return Err(format!(
-                "{what} declares engine {} but its URL is a {} database",
-                db.engine.name(),
-                target.engine
-            ));
+        // the URL decides the engine (an installation may put the metadata on PostgreSQL
+        // although the bundle's example says SQLite); the bundle must carry its SQL
+        let engine = bundle_engine(target.engine);
+        if engine != db.engine {
+            tracing::debug!(database = %db.name, declared = db.engine.name(), url = %target.engine, "engine taken from the URL");
         }
         let migrations = db
             .migrations
@@ -144,7 +143,7 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
             .map(|m| {
                 let sql = sql_for(
                     &m.sql,
-                    db.engine,
+                    engine,
                     &format!("migration V{} `{}` of {what}", m.version, m.name),
                 )?;
                 Ok(Migration::new(i64::from(m.version), &m.name, sql))
@@ -156,11 +155,11 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
             .map(|n| {
                 Ok(PruneStatement {
                     name: n.name.clone(),
-                    sql: sql_for(&n.sql, db.engine, &format!("prune `{}` of {what}", n.name))?,
+                    sql: sql_for(&n.sql, engine, &format!("prune `{}` of {what}", n.name))?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        targets.insert(db.name.clone(), (target.clone(), db.engine));
+        targets.insert(db.name.clone(), (target.clone(), engine));
         databases.push(DatabaseSpec {
             name: db.name.clone(),
             target,

@@ -2,4 +2,5 @@
 //! (`flow`), and the adapters over real databases and processes (`adapters`).
 
 mod adapters;
+mod e2e;
 mod flow;

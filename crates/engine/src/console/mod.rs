@@ -4,5 +4,5 @@
 mod args;
 mod run;
 
-pub use args::{DataUpdateAction, TaskAction, UpgradeArgs, UpgradeCommand};
+pub use args::{DataUpdateAction, MarkArg, ModeArg, TaskAction, UpgradeArgs, UpgradeCommand};
 pub use run::{Console, ConsoleError, Versions};

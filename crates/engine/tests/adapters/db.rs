@@ -6,6 +6,7 @@ use changeover_metadb::DbTarget;
 
 pub struct TestDb {
     pub target: DbTarget,
+    pub url: String,
     pub postgres: Option<String>,
     pub dir: tempfile::TempDir,
 }
@@ -45,6 +46,7 @@ impl TestDb {
             .arg("PRAGMA journal_mode=WAL;"));
         Self {
             target: DbTarget::parse(&url).unwrap(),
+            url,
             postgres: None,
             dir,
         }
@@ -56,6 +58,7 @@ impl TestDb {
         let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
         Self {
             target: DbTarget::parse(&url).unwrap(),
+            url,
             postgres: Some(name),
             dir: tempfile::tempdir().expect("tempdir"),
         }
