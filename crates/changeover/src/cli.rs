@@ -30,8 +30,7 @@ const EXAMPLES: &str = "Examples:
                   State lives in the store: a SQLite file (default ./.changeover/changeover.db) or a \
                   PostgreSQL database. The store is chosen by --store, else CHANGEOVER_STORE, else \
                   `store:` in the config file (--config, default ./changeover.yaml), else the default.",
-    after_help = EXAMPLES,
-    propagate_version = true
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -79,5 +78,15 @@ macro_rules! commands {
 commands! {
     Version => version,
     Platform => platform,
+    Backup => backup,
     Demo => demo,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

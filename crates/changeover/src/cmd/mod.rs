@@ -1,5 +1,6 @@
 //! One module per command group; each has `Args` and `run(args, ctx)`.
 
+pub mod backup;
 pub mod demo;
 pub mod platform;
 pub mod version;
