@@ -223,7 +223,7 @@ pub struct Selection {
 #[error("{mode} is refused: {refusal}")]
 pub struct SelectionError {
     pub mode: Mode,
-    pub refusal: Refusal,
+    pub refusal: Box<Refusal>,
 }
 
 /// Judge every mode for upgrading from `current` to `target` under `rules` (the target
@@ -334,7 +334,7 @@ impl CompatibilityReport {
         }
         Err(SelectionError {
             mode: requested,
-            refusal: refusal.clone(),
+            refusal: Box::new(refusal.clone()),
         })
     }
 }

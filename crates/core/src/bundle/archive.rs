@@ -16,8 +16,9 @@ use super::error::BundleError;
 /// at most. Far more means a mistake or an attack on the central directory.
 pub const MAX_ENTRIES: usize = 1_000;
 
-/// Everything unpacked must fit in memory comfortably, as the core unpacks in memory.
-pub const MAX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;
+/// Everything unpacked must fit in memory comfortably, as the core unpacks in memory;
+/// templates, overlays and SQL of a real platform are a few megabytes.
+pub const MAX_UNPACKED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Text compresses about 3–20 times; beyond this ratio an entry is treated as a zip bomb.
 pub const MAX_COMPRESSION_RATIO: u64 = 200;
@@ -67,7 +68,7 @@ pub fn unpack(bytes: &[u8], file: &str) -> Result<Files, BundleError> {
         if entry.encrypted() {
             return Err(unsafe_entry("is encrypted"));
         }
-        let path = normalise(&raw, entry.enclosed_name().is_some()).map_err(|r| unsafe_entry(r))?;
+        let path = normalise(&raw, entry.enclosed_name().is_some()).map_err(unsafe_entry)?;
         if let Some(first) = seen.insert(path.clone(), raw.clone()) {
             return Err(BundleError::DuplicateEntry {
                 file: file.to_owned(),

@@ -120,7 +120,7 @@ pub struct Application {
     #[serde(default)]
     pub workdir: Option<String>,
     /// The port the application listens on (1-65535), substituted for `{port}`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "port")]
     pub port: Option<u16>,
     pub health: HealthCheck,
     #[serde(default)]
@@ -131,6 +131,17 @@ pub struct Application {
     /// Signal that makes the application print its threads' stacks, e.g. `SIGQUIT`.
     #[serde(default)]
     pub stack_dump_signal: Option<String>,
+}
+
+fn port<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
+    let value = Option::<i64>::deserialize(deserializer)?;
+    value
+        .map(|p| {
+            u16::try_from(p).map_err(|_| {
+                serde::de::Error::custom(format!("port {p} is out of range; use 1 to 65535"))
+            })
+        })
+        .transpose()
 }
 
 /// Default health-check timeout per attempt, long enough for a loaded local service.

@@ -9,7 +9,7 @@ use super::manifest::{ConfigValue, ConfigValues, Engine, FORMAT_V1, Manifest, Mi
 use super::{Bundle, BundleKind};
 
 /// The largest upload accepted, packed or not.
-pub const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
+pub const MAX_BUNDLE_BYTES: usize = 16 * 1024 * 1024;
 
 const ZIP_MAGIC: &[&[u8]] = &[b"PK\x03\x04", b"PK\x05\x06"];
 
@@ -139,8 +139,14 @@ fn parse_yaml<T: DeserializeOwned>(
 /// serde-saphyr appends the position to its message; ours is printed separately.
 fn yaml_message(text: &str) -> String {
     let text = text.lines().next().unwrap_or(text);
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_owned(),
+    let text = match text.find(" at line ") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    match text.strip_prefix("budget breached: ") {
+        Some(what) => format!(
+            "the YAML expands past the parser's budget ({what}); remove deep aliases or nesting"
+        ),
         None => text.to_owned(),
     }
 }
