@@ -1,1 +1,9 @@
 //! Integration tests: the real `changeover` binary against SQLite and PostgreSQL stores.
+
+mod common;
+
+mod catalog;
+mod check;
+mod help;
+mod store;
+mod validation;

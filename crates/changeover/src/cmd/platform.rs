@@ -30,8 +30,9 @@ enum PlatformCommand {
     List,
     /// Record the version the platform runs now
     #[command(
-        long_about = "Record the version the platform runs now. The version must be a valid version \
-                      string; it need not be in the catalog (a warning says so).",
+        long_about = "Record the version the platform runs now, and, when that version is in the \
+                      catalog, its configuration values as the values running now (uploads that \
+                      differ from them get a warning). The version need not be in the catalog.",
         after_help = "Examples:\n  changeover platform set-current 1.0.0\n  changeover platform set-current 5.1.2.04 --platform dolphin"
     )]
     SetCurrent {
@@ -99,13 +100,25 @@ async fn set_current(ctx: &Context, version: &str, platform: Option<&str>) -> an
     let platform = ctx.platform(platform)?;
     let version = crate::cmd::version::parse_version(version, "the version")?;
     let store = ctx.store().await?;
-    let known = store
-        .catalog()
-        .entry(&platform, &version.to_string())
-        .await?
-        .is_some();
-    if !known {
-        tracing::warn!(%platform, %version, "the version is not in the catalog; upload its bundle before upgrading from it");
+    let stored = store.catalog().get(&platform, &version.to_string()).await?;
+    let known = stored.is_some();
+    match stored {
+        // The running configuration is that version's values: later uploads are compared to it.
+        Some(stored) => {
+            let bundle = crate::cmd::version::show::reread(&stored)?;
+            let values = bundle
+                .values_file()
+                .cloned()
+                .unwrap_or_else(|| bundle.manifest().config.clone());
+            store
+                .platforms()
+                .set_running_values(&platform, &values)
+                .await?;
+        }
+        None => tracing::warn!(
+            %platform, %version,
+            "the version is not in the catalog; upload its bundle before upgrading from it"
+        ),
     }
     let p = store
         .platforms()

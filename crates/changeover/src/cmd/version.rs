@@ -4,7 +4,7 @@
 pub mod check;
 mod download;
 mod list;
-mod show;
+pub mod show;
 pub mod upload;
 
 use changeover_core::Version;
@@ -61,7 +61,7 @@ pub fn parse_version(text: &str, what: &str) -> anyhow::Result<Version> {
 }
 
 /// A text key whose byte order is the core's version order: four zero-padded segments,
-/// the segment count, the edition rank, then the text as written.
+/// the segment count, the edition rank, then each segment as written (length, then text).
 pub fn sort_key(version: &Version) -> String {
     let mut key = String::new();
     for i in 0..changeover_core::version::MAX_SEGMENTS {
@@ -75,7 +75,12 @@ pub fn sort_key(version: &Version) -> String {
                 .position(|e| *e == s)
         })
         .map_or(0, |i| i + 1);
-    key.push_str(&format!("{}.{edition}.{version}", version.segments().len()));
+    key.push_str(&format!("{}.{edition}", version.segments().len()));
+    let canonical = version.to_string();
+    let written = canonical.split('-').next().unwrap_or_default();
+    for segment in written.split('.') {
+        key.push_str(&format!(".{:04}{segment}", segment.len()));
+    }
     key
 }
 
