@@ -30,7 +30,10 @@ pub fn validate(workflow: &Workflow) -> Result<(), String> {
         ));
     }
     if workflow.tasks.is_empty() {
-        return Err(format!("workflow {} needs at least one task", workflow.name));
+        return Err(format!(
+            "workflow {} needs at least one task",
+            workflow.name
+        ));
     }
     if let Some(cron) = &workflow.cron {
         cron_schedule(cron).map_err(|e| format!("workflow {}: {e}", workflow.name))?;

@@ -53,13 +53,12 @@ fn toggle_json(environment: &str, scheduling: bool, execution: bool) -> Value {
 }
 
 async fn toggles(State(s): State<Scheduler>) -> Result<Json<Value>, ApiError> {
-    let list: Vec<Value> = s
-        .db
-        .toggles()
-        .await?
-        .iter()
-        .map(|(env, sch, exe)| toggle_json(env, *sch, *exe))
-        .collect();
+    let list: Vec<Value> =
+        s.db.toggles()
+            .await?
+            .iter()
+            .map(|(env, sch, exe)| toggle_json(env, *sch, *exe))
+            .collect();
     Ok(Json(Value::Array(list)))
 }
 
@@ -94,7 +93,8 @@ async fn set_toggles(
             "the scheduling toggle of the dev environment is always off and cannot be turned on",
         ));
     }
-    s.db.set_toggles(&environment, scheduling, execution).await?;
+    s.db.set_toggles(&environment, scheduling, execution)
+        .await?;
     tracing::info!(%environment, scheduling, execution, "toggles changed");
     Ok(Json(toggle_json(&environment, scheduling, execution)))
 }
@@ -131,11 +131,16 @@ async fn instances(
     {
         return Err(ApiError::bad_request(
             "invalid_status",
-            format!("unknown status {status:?}: expected one of {}", STATUSES.join(", ")),
+            format!(
+                "unknown status {status:?}: expected one of {}",
+                STATUSES.join(", ")
+            ),
         ));
     }
     let list = s.db.instances(q.status.as_deref()).await?;
-    Ok(Json(Value::Array(list.iter().map(contract_instance).collect())))
+    Ok(Json(Value::Array(
+        list.iter().map(contract_instance).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -156,8 +161,7 @@ async fn terminate(State(s): State<Scheduler>, body: Bytes) -> Result<Json<Value
             not_found.push(id_text);
             continue;
         };
-        if s
-            .db
+        if s.db
             .transition(instance.id, &["waiting", "running"], "killed", None)
             .await?
         {
@@ -211,9 +215,8 @@ async fn rerun(State(s): State<Scheduler>, body: Bytes) -> Result<Json<Value>, A
             skipped.push(json!({ "id": id_text, "reason": "not_finished" }));
             continue;
         }
-        let new_id = s
-            .db
-            .insert_instance(&NewInstance {
+        let new_id =
+            s.db.insert_instance(&NewInstance {
                 run_id: old.run_id.clone(),
                 workflow: old.workflow.clone(),
                 task: old.task.clone(),
@@ -300,7 +303,9 @@ async fn statistics(
         sql.push_str(&format!(" AND environment = ${next}"));
     }
     sql.push_str(" GROUP BY business_date, status, tenant ORDER BY business_date, tenant, status");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(from)
+        .bind(to);
     if let Some(tenant) = &q.tenant {
         query = query.bind(tenant.clone());
     }

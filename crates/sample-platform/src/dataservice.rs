@@ -46,7 +46,10 @@ fn row_json(row: &sqlx::any::AnyRow, version: PlatformVersion) -> Result<Value, 
         out.insert(name.into(), json!(row.try_get::<String, _>(name)?));
     }
     if version.has_owner() {
-        out.insert("owner".into(), json!(row.try_get::<Option<String>, _>("owner")?));
+        out.insert(
+            "owner".into(),
+            json!(row.try_get::<Option<String>, _>("owner")?),
+        );
     }
     Ok(Value::Object(out))
 }
@@ -64,14 +67,18 @@ async fn list(
     let rows = match &q.date {
         Some(date) => {
             let date = parse_date("date", date)?.to_string();
-            let sql = format!(
-                "SELECT {cols} FROM task_instance WHERE business_date = $1 ORDER BY id"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(date).fetch_all(&s.db.pool).await
+            let sql =
+                format!("SELECT {cols} FROM task_instance WHERE business_date = $1 ORDER BY id");
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(date)
+                .fetch_all(&s.db.pool)
+                .await
         }
         None => {
             let sql = format!("SELECT {cols} FROM task_instance ORDER BY id");
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone())).fetch_all(&s.db.pool).await
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_all(&s.db.pool)
+                .await
         }
     }
     .map_err(MetadbError::from)?;
@@ -82,7 +89,10 @@ async fn list(
     Ok(Json(Value::Array(list)))
 }
 
-async fn one(State(s): State<DataService>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn one(
+    State(s): State<DataService>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -91,7 +101,10 @@ async fn one(State(s): State<DataService>, Path(id): Path<String>) -> Result<Jso
         )
     };
     let number: i64 = id.parse().map_err(|_| not_found())?;
-    let sql = format!("SELECT {} FROM task_instance WHERE id = $1", columns(s.version));
+    let sql = format!(
+        "SELECT {} FROM task_instance WHERE id = $1",
+        columns(s.version)
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
         .bind(number)
         .fetch_optional(&s.db.pool)
@@ -113,7 +126,13 @@ async fn summary(State(s): State<DataService>) -> Result<Json<Value>, ApiError> 
     for row in rows {
         let n: i64 = row.try_get("n").map_err(MetadbError::from)?;
         total += n;
-        by_status.insert(row.try_get::<String, _>("status").map_err(MetadbError::from)?, json!(n));
+        by_status.insert(
+            row.try_get::<String, _>("status")
+                .map_err(MetadbError::from)?,
+            json!(n),
+        );
     }
-    Ok(Json(json!({ "total": total, "by_status": by_status, "version": s.version.as_str() })))
+    Ok(Json(
+        json!({ "total": total, "by_status": by_status, "version": s.version.as_str() }),
+    ))
 }

@@ -117,8 +117,8 @@ impl Metadb {
     pub async fn insert_instance(&self, new: &NewInstance) -> Result<i64, MetadbError> {
         let now = now_text();
         let started = (new.status != "waiting").then(|| now.clone());
-        let finished = matches!(new.status.as_str(), "succeeded" | "failed" | "killed")
-            .then(|| now.clone());
+        let finished =
+            matches!(new.status.as_str(), "succeeded" | "failed" | "killed").then(|| now.clone());
         let row = sqlx::query(
             "INSERT INTO task_instance (run_id, workflow, task, seq, command, node_type, \
              schedule_type, tenant, environment, business_date, status, rerun_of, created_at, \
@@ -156,7 +156,10 @@ impl Metadb {
 
     pub async fn instance(&self, id: i64) -> Result<Option<Instance>, MetadbError> {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM task_instance WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(instance_from_row).transpose()?)
     }
 
@@ -167,14 +170,22 @@ impl Metadb {
                 let sql = format!(
                     "SELECT {INSTANCE_COLUMNS} FROM task_instance WHERE status = $1 ORDER BY id"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(status).fetch_all(&self.pool).await?
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(status)
+                    .fetch_all(&self.pool)
+                    .await?
             }
             None => {
                 let sql = format!("SELECT {INSTANCE_COLUMNS} FROM task_instance ORDER BY id");
-                sqlx::query(sqlx::AssertSqlSafe(sql.clone())).fetch_all(&self.pool).await?
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .fetch_all(&self.pool)
+                    .await?
             }
         };
-        Ok(rows.iter().map(instance_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(instance_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     /// Moves an instance from one of `from` to `to`; false when it was in none of them.

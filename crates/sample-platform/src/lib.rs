@@ -38,8 +38,7 @@ pub fn now_text() -> String {
 
 /// Resolves on SIGTERM or SIGINT, for axum's graceful shutdown.
 pub async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => term,
         Err(_) => return std::future::pending().await,
     };

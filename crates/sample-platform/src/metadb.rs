@@ -9,9 +9,7 @@ use crate::PlatformVersion;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadbError {
-    #[error(
-        "unsupported metadata database URL (scheme {0:?}): use sqlite://PATH or postgres://…"
-    )]
+    #[error("unsupported metadata database URL (scheme {0:?}): use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("cannot connect to the metadata database: {0}")]
     Connect(#[source] sqlx::Error),
@@ -56,7 +54,9 @@ impl Metadb {
             .await
             .map_err(MetadbError::Connect)?;
         if engine == Engine::Sqlite {
-            sqlx::query("PRAGMA busy_timeout = 5000").execute(&pool).await?;
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&pool)
+                .await?;
         }
         Ok(Self { pool, engine })
     }
@@ -66,7 +66,9 @@ impl Metadb {
     pub async fn prepare(&self, version: PlatformVersion) -> Result<(), MetadbError> {
         let existed = self.probe("SELECT id FROM task_instance WHERE 1 = 0").await;
         if self.engine == Engine::Sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&self.pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&self.pool)
+                .await?;
         }
         let id_column = match self.engine {
             Engine::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -105,7 +107,9 @@ impl Metadb {
             return Err(MetadbError::OwnerColumnMissing);
         }
         for statement in &statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(&self.pool).await?;
+            sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&self.pool)
+                .await?;
         }
         if version.has_owner() && !existed {
             sqlx::query("ALTER TABLE task_instance ADD COLUMN owner TEXT")
@@ -117,7 +121,8 @@ impl Metadb {
 
     /// Whether `task_instance.owner` exists.
     pub async fn has_owner_column(&self) -> bool {
-        self.probe("SELECT owner FROM task_instance WHERE 1 = 0").await
+        self.probe("SELECT owner FROM task_instance WHERE 1 = 0")
+            .await
     }
 
     async fn probe(&self, sql: &'static str) -> bool {

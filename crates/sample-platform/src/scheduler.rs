@@ -149,7 +149,11 @@ impl Scheduler {
                 }
                 code = task::read_exit(&self.data_dir, instance.id);
             }
-            let status = if code == Some(0) { "succeeded" } else { "failed" };
+            let status = if code == Some(0) {
+                "succeeded"
+            } else {
+                "failed"
+            };
             if self
                 .db
                 .transition(instance.id, &["running"], status, code)

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn versions_parse_with_optional_v() {
         assert_eq!("V1.1.0".parse(), Ok(PlatformVersion::V1_1_0));
-        assert_eq!("1.0.1".parse::<PlatformVersion>().unwrap().to_string(), "1.0.1");
+        assert_eq!(
+            "1.0.1".parse::<PlatformVersion>().unwrap().to_string(),
+            "1.0.1"
+        );
         let err = "2.0".parse::<PlatformVersion>().unwrap_err();
         assert!(err.contains("\"2.0\""), "{err}");
     }

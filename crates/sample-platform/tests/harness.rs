@@ -169,7 +169,12 @@ impl Process {
         self.send(reqwest::Method::PUT, path, body).await
     }
 
-    pub async fn add_workflow(&self, name: &str, env: &str, commands: &[&str]) -> anyhow::Result<()> {
+    pub async fn add_workflow(
+        &self,
+        name: &str,
+        env: &str,
+        commands: &[&str],
+    ) -> anyhow::Result<()> {
         let tasks: Vec<Value> = commands
             .iter()
             .enumerate()
@@ -188,7 +193,10 @@ impl Process {
             .post(&format!("/admin/workflows/{workflow}/trigger"), &body)
             .await?;
         anyhow::ensure!(status == 201, "trigger: {status} {answer}");
-        Ok(answer["instance_id"].as_str().context("instance_id")?.to_owned())
+        Ok(answer["instance_id"]
+            .as_str()
+            .context("instance_id")?
+            .to_owned())
     }
 
     pub async fn instances(&self) -> anyhow::Result<Vec<Value>> {
@@ -199,7 +207,10 @@ impl Process {
 
     pub async fn status_of(&self, id: &str) -> anyhow::Result<String> {
         let list = self.instances().await?;
-        let found = list.iter().find(|i| i["id"] == id).context("instance listed")?;
+        let found = list
+            .iter()
+            .find(|i| i["id"] == id)
+            .context("instance listed")?;
         Ok(found["status"].as_str().unwrap_or_default().to_owned())
     }
 
@@ -219,7 +230,9 @@ impl Process {
     }
 
     pub async fn set_toggles(&self, env: &str, body: Value) -> anyhow::Result<()> {
-        let (status, answer) = self.put(&format!("/changeover/v1/toggles/{env}"), &body).await?;
+        let (status, answer) = self
+            .put(&format!("/changeover/v1/toggles/{env}"), &body)
+            .await?;
         anyhow::ensure!(status == 200, "set toggles: {status} {answer}");
         Ok(())
     }
@@ -238,7 +251,13 @@ impl Drop for Process {
 
 /// Runs a binary expected to refuse to start; returns its stderr.
 pub fn refused(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(bin).args(args).env("RUST_LOG", "warn").output()?;
-    anyhow::ensure!(!out.status.success(), "expected a refusal, it started and exited 0");
+    let out = Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    anyhow::ensure!(
+        !out.status.success(),
+        "expected a refusal, it started and exited 0"
+    );
     Ok(String::from_utf8_lossy(&out.stderr).into_owned())
 }

@@ -43,7 +43,10 @@ async fn terminate_is_idempotent(engine: Engine) -> anyhow::Result<()> {
         .await?
         .and_then(|i| i.pid)
         .expect("pid recorded");
-    assert!(!sample_platform::task::group_alive(pid), "task process survived");
+    assert!(
+        !sample_platform::task::group_alive(pid),
+        "task process survived"
+    );
     let (_, running) = p.get("/changeover/v1/instances?status=running").await?;
     assert_eq!(running, json!([]));
     Ok(())
@@ -73,16 +76,29 @@ async fn rerun_is_idempotent_per_request_id(engine: Engine) -> anyhow::Result<()
     let count = p.instances().await?.len();
     let (_, again) = p.post("/changeover/v1/instances/rerun", &body).await?;
     assert_eq!(again, first);
-    assert_eq!(p.instances().await?.len(), count, "a repeated request started something");
+    assert_eq!(
+        p.instances().await?.len(),
+        count,
+        "a repeated request started something"
+    );
     // The re-run really runs (and fails again, as its command does).
     p.wait_status(&new_id, "failed").await?;
 
     let (status, err) = p
-        .post("/changeover/v1/instances/rerun", &json!({"request_id": " ", "ids": []}))
+        .post(
+            "/changeover/v1/instances/rerun",
+            &json!({"request_id": " ", "ids": []}),
+        )
         .await?;
-    assert_eq!((status, err["code"].as_str()), (400, Some("invalid_request_id")));
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (400, Some("invalid_request_id"))
+    );
     let _ = p
-        .post("/changeover/v1/instances/terminate", &json!({"ids": [running]}))
+        .post(
+            "/changeover/v1/instances/terminate",
+            &json!({"ids": [running]}),
+        )
         .await?;
     Ok(())
 }
@@ -103,7 +119,10 @@ async fn tasks_of_a_workflow_run_in_order(engine: Engine) -> anyhow::Result<()> 
             assert_eq!(list[1]["task"], "t1");
             break;
         }
-        anyhow::ensure!(start.elapsed() < DEADLINE, "second task never succeeded: {list:?}");
+        anyhow::ensure!(
+            start.elapsed() < DEADLINE,
+            "second task never succeeded: {list:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(std::fs::read_to_string(&marker)?, "one\ntwo\n");
@@ -123,7 +142,11 @@ async fn scheduler_restart_loses_no_instance(engine: Engine) -> anyhow::Result<(
 
     // While the scheduler is down, one task vanishes without writing its exit code.
     let meta = db.metadb().await?;
-    let pid = meta.instance(doomed.parse()?).await?.and_then(|i| i.pid).expect("pid");
+    let pid = meta
+        .instance(doomed.parse()?)
+        .await?
+        .and_then(|i| i.pid)
+        .expect("pid");
     nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(i32::try_from(pid)?),
         nix::sys::signal::Signal::SIGKILL,

@@ -72,11 +72,15 @@ async fn dev_scheduling_cannot_be_turned_on_and_toggles_persist(
     assert_eq!(status, 409);
     assert_eq!(body["code"], "dev_scheduling_always_off");
     let (status, body) = p
-        .put("/changeover/v1/toggles/staging", &json!({"execution": false}))
+        .put(
+            "/changeover/v1/toggles/staging",
+            &json!({"execution": false}),
+        )
         .await?;
     assert_eq!(status, 404, "{body}");
 
-    p.set_toggles("prod", json!({"scheduling": false, "execution": false})).await?;
+    p.set_toggles("prod", json!({"scheduling": false, "execution": false}))
+        .await?;
     p.set_toggles("dev", json!({"execution": false})).await?;
     p.kill();
     let p = Process::scheduler(&db, "1.0.0").await?;

@@ -27,20 +27,35 @@ async fn v110_refuses_without_owner_and_serves_it_after_migration(
 
     let data_dir = db.data_dir();
     let args = [
-        "--platform-version", "1.1.0", "--port", "0", "--db", &db.url, "--data-dir",
+        "--platform-version",
+        "1.1.0",
+        "--port",
+        "0",
+        "--db",
+        &db.url,
+        "--data-dir",
         data_dir.to_str().unwrap_or_default(),
     ];
     let err = refused(Path::new(env!("CARGO_BIN_EXE_sample-scheduler")), &args)?;
     assert!(err.contains("task_instance.owner"), "{err}");
     let err = refused(
         Path::new(env!("CARGO_BIN_EXE_sample-dataservice")),
-        &["--platform-version", "1.1.0", "--port", "0", "--db", &db.url],
+        &[
+            "--platform-version",
+            "1.1.0",
+            "--port",
+            "0",
+            "--db",
+            &db.url,
+        ],
     )?;
     assert!(err.contains("add_owner_column"), "{err}");
 
     // The bundle's migration, then the data update that fills old rows.
     let meta = db.metadb().await?;
-    sqlx::query("ALTER TABLE task_instance ADD COLUMN owner TEXT").execute(&meta.pool).await?;
+    sqlx::query("ALTER TABLE task_instance ADD COLUMN owner TEXT")
+        .execute(&meta.pool)
+        .await?;
     sqlx::query("UPDATE task_instance SET owner = tenant WHERE owner IS NULL")
         .execute(&meta.pool)
         .await?;
@@ -54,7 +69,12 @@ async fn v110_refuses_without_owner_and_serves_it_after_migration(
     let service = Process::dataservice(&db, "1.1.0").await?;
     let (status, list) = service.get("/api/instances?date=2026-11-20").await?;
     assert_eq!(status, 200);
-    let owners: Vec<_> = list.as_array().into_iter().flatten().map(|i| i["owner"].clone()).collect();
+    let owners: Vec<_> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["owner"].clone())
+        .collect();
     assert_eq!(owners, vec![json!("acme"), json!("acme")]);
     let (status, one) = service.get(&format!("/api/instances/{second}")).await?;
     assert_eq!((status, one["owner"].clone()), (200, json!("acme")));

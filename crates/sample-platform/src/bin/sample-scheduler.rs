@@ -71,7 +71,12 @@ async fn main() -> anyhow::Result<()> {
     let db = Metadb::connect(&cli.db).await?;
     db.prepare(version).await?;
     if let Some(Command::Workflow { action }) = cli.command {
-        let WorkflowAction::Add { name, cron, tenant, tasks } = action;
+        let WorkflowAction::Add {
+            name,
+            cron,
+            tenant,
+            tasks,
+        } = action;
         let workflow = Workflow {
             name,
             tenant,
@@ -80,7 +85,10 @@ async fn main() -> anyhow::Result<()> {
             tasks: tasks
                 .into_iter()
                 .enumerate()
-                .map(|(i, command)| TaskSpec { name: format!("task-{}", i + 1), command })
+                .map(|(i, command)| TaskSpec {
+                    name: format!("task-{}", i + 1),
+                    command,
+                })
                 .collect(),
         };
         admin::validate(&workflow).map_err(|m| anyhow::anyhow!(m))?;
@@ -93,13 +101,23 @@ async fn main() -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(cli.data_dir.join("instances"))
         .with_context(|| format!("cannot create data dir {}", cli.data_dir.display()))?;
-    let scheduler = Scheduler { db, version, data_dir: cli.data_dir };
+    let scheduler = Scheduler {
+        db,
+        version,
+        data_dir: cli.data_dir,
+    };
     let listener = tokio::net::TcpListener::bind((cli.host.as_str(), port))
         .await
         .with_context(|| format!("cannot listen on {}:{port}", cli.host))?;
     tracing::info!(version = %version, port, "sample scheduler started");
-    tokio::spawn(scheduler.clone().run(Duration::from_millis(cli.tick_ms.max(10))));
-    let app = contract::router().merge(admin::router()).with_state(scheduler);
+    tokio::spawn(
+        scheduler
+            .clone()
+            .run(Duration::from_millis(cli.tick_ms.max(10))),
+    );
+    let app = contract::router()
+        .merge(admin::router())
+        .with_state(scheduler);
     axum::serve(listener, app)
         .with_graceful_shutdown(sample_platform::shutdown_signal())
         .await?;
