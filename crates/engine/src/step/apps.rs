@@ -87,7 +87,9 @@ pub(super) async fn prepare(e: &Engine, r: &mut UpgradeRecord) -> Result<StepOut
 }
 
 /// Migrates every metadata database, then starts the target version of every application
-/// (rolling where declared, for always-on ones and in zero downtime). In partial downtime,
+/// (rolling where declared and for always-on ones, in every mode: zero downtime promises
+/// that always-on services keep answering; a `recreate` application such as a scheduler
+/// keeps its address, and its running instances are adopted, not lost). In partial downtime,
 /// dispatch is paused only around this step and resumed (maintenance exited) at its end.
 ///
 /// # Guarantees
@@ -117,12 +119,7 @@ pub(super) async fn upgrade(e: &Engine, r: &mut UpgradeRecord) -> Result<StepOut
         outcome(e, r, kind, &name, ItemState::Succeeded).await?;
     }
     let to = r.to_version.clone();
-    let rolling_mode = r.mode == Mode::Zero;
-    if let Some(failure) = start_apps(e, r, kind, &to, |a| {
-        rolling_mode || a.rolling || a.always_on
-    })
-    .await?
-    {
+    if let Some(failure) = start_apps(e, r, kind, &to, |a| a.rolling || a.always_on).await? {
         return Ok(StepOutcome::Failed(failure));
     }
     if r.mode == Mode::Partial {

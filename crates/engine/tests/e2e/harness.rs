@@ -49,14 +49,13 @@ fn free_port() -> u16 {
 }
 
 pub struct Platform {
-    pub db: TestDb,
-    pub dir: tempfile::TempDir,
+    /// Held until the test ends: the database and the files are removed on drop.
+    _db: TestDb,
+    _dir: tempfile::TempDir,
     pub settings: PlatformSettings,
     pub driver: Arc<ProcessDriver>,
     pub client: ContractClient,
     pub console: Console,
-    pub store: Store,
-    pub ports: std::collections::BTreeMap<String, u16>,
 }
 
 impl Drop for Platform {
@@ -133,7 +132,7 @@ impl Platform {
             .map(|(n, b)| (n.as_str(), b.as_slice()))
             .collect();
         let mut versions = BundleVersions::with_bundles("sample", settings.clone(), &refs).unwrap();
-        versions.ports = ports.clone();
+        versions.ports = ports;
         let from = versions.resolve("1.0.0").await.unwrap();
         let driver = Arc::new(ProcessDriver::open(settings.process_state_dir()).unwrap());
         for app in &from.applications {
