@@ -2,5 +2,6 @@
 
 mod contract;
 mod lifecycle;
+mod platform;
 mod rollout;
 mod support;

@@ -15,29 +15,30 @@ use crate::support::{Harness, process_gone, shell_app};
 
 const APP: &str = "dataservice";
 
-/// The data service at `version`, served on the port the driver picks.
+/// The sample platform's data service at `version` (1.0.0, 1.0.1 or 1.1.0) over a SQLite
+/// metadata database in the harness dir, on the port the driver picks.
 fn dataservice(harness: &Harness, version: &str, strategy: Strategy) -> AppSpec {
-    let www = harness.dir.path().join("www");
-    std::fs::create_dir_all(&www).expect("www dir");
-    std::fs::write(www.join("index.html"), version).expect("index");
+    let db = format!("sqlite://{}", harness.dir.path().join("meta.db").display());
     let mut spec = AppSpec::new(
         APP,
         version,
         vec![
-            "python3".into(),
-            "-m".into(),
-            "http.server".into(),
+            crate::platform::dataservice_bin(),
+            "--platform-version".into(),
+            version.into(),
+            "--port".into(),
             "{port}".into(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--directory".into(),
-            www.to_string_lossy().into_owned(),
+            "--db".into(),
+            db,
         ],
     );
+    spec.env.insert("RUST_LOG".into(), "warn".into());
     spec.health = HealthCheck {
-        probe: Probe::Http { path: "/".into() },
+        probe: Probe::Http {
+            path: "/health".into(),
+        },
         timeout_ms: 1_000,
-        retries: 100,
+        retries: 150,
         interval_ms: 100,
     };
     spec.strategy = strategy;
@@ -109,7 +110,7 @@ async fn one_request(client: &reqwest::Client, state_dir: &Path) -> Result<(), S
     let table = RoutingTable::read(state_dir).map_err(|e| e.to_string())?;
     let upstream = table.upstream(APP).ok_or("no upstream")?;
     let response = client
-        .get(format!("http://{upstream}/"))
+        .get(format!("http://{upstream}/api/summary"))
         .send()
         .await
         .map_err(|e| format!("{upstream}: {e}"))?;
@@ -150,6 +151,13 @@ async fn rolling_upgrade_loses_no_request() {
     );
     let new = report.new_instance.unwrap();
     assert_ne!(new.port, v1.port, "rolling starts beside the old instance");
+    let health: serde_json::Value = reqwest::get(format!("http://{}/health", new.address))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["version"], "1.0.1");
     let routes = driver.routes().unwrap();
     assert_eq!(routes.upstream(APP), Some(new.address.as_str()));
     assert!(routes.apps[APP].draining.is_empty());

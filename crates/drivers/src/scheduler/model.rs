@@ -29,7 +29,9 @@ impl std::str::FromStr for Environment {
         match text {
             "dev" => Ok(Environment::Dev),
             "prod" => Ok(Environment::Prod),
-            other => Err(format!("unknown environment {other:?}: expected dev or prod")),
+            other => Err(format!(
+                "unknown environment {other:?}: expected dev or prod"
+            )),
         }
     }
 }
