@@ -83,10 +83,7 @@ pub enum UpgradeCommand {
         yes: bool,
     },
     /// Where the current (or latest) upgrade stands.
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Run the current step, or move past a done one; after the last, complete.
     Next,
     /// Run a failed step again.
@@ -124,21 +121,11 @@ pub enum UpgradeCommand {
         all: bool,
     },
     /// Every upgrade record, newest first.
-    Records {
-        #[arg(long)]
-        json: bool,
-    },
+    Records,
     /// One upgrade record with its steps, items, durations and log.
-    Show {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Show { id: String },
     /// Verify the workload now (instance counts, failed today but succeeded yesterday).
-    Verify {
-        #[arg(long)]
-        json: bool,
-    },
+    Verify,
     /// Stop the target, restore this upgrade's backups, start the previous version.
     Rollback { id: String },
 }

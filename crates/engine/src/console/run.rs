@@ -73,6 +73,8 @@ pub struct Console {
     pub holder: String,
     /// Print each step's progress as it changes.
     pub progress: bool,
+    /// JSON on stdout instead of text (status, records, show, verify).
+    pub json: bool,
 }
 
 /// A fresh record id: `upg-YYYYMMDD-hhmmss-XXXX`.
@@ -155,9 +157,9 @@ impl Console {
                 }
                 self.drive(record).await
             }
-            UpgradeCommand::Status { json } => {
+            UpgradeCommand::Status => {
                 let record = self.current_or_latest().await?;
-                self.print(&record, json);
+                self.print(&record, self.json);
                 Ok(())
             }
             UpgradeCommand::Next => self.act(Action::Next).await,
@@ -217,7 +219,8 @@ impl Console {
                 }
                 self.drive(record).await
             }
-            UpgradeCommand::Records { json } => {
+            UpgradeCommand::Records => {
+                let json = self.json;
                 let records = self.store.list().await.map_err(port("listing records"))?;
                 if json {
                     println!(
@@ -243,7 +246,8 @@ impl Console {
                 }
                 Ok(())
             }
-            UpgradeCommand::Show { id, json } => {
+            UpgradeCommand::Show { id } => {
+                let json = self.json;
                 let record = self
                     .store
                     .get(&id)
@@ -259,7 +263,8 @@ impl Console {
                 }
                 Ok(())
             }
-            UpgradeCommand::Verify { json } => {
+            UpgradeCommand::Verify => {
+                let json = self.json;
                 let report = self.verify_now().await?;
                 if json {
                     println!(

@@ -151,16 +151,15 @@ impl Platform {
             settings: settings.clone(),
             holder: format!("test-{}", std::process::id()),
             progress: false,
+            json: false,
         };
         let p = Platform {
-            db,
-            dir,
+            _db: db,
+            _dir: dir,
             settings,
             driver,
             client,
             console,
-            store,
-            ports,
         };
         if workflows > 0 {
             p.wait_running(1).await;
