@@ -210,3 +210,88 @@ fn lease_from_row(row: &AnyRow) -> Result<Lease, StoreError> {
         expires_at: at("expires_at")?,
     })
 }
+
+/// A lease kept alive by a background heartbeat until [`HeldLease::release`] or drop.
+///
+/// # Guarantees
+/// - The heartbeat renews every third of the TTL; when a renewal finds the lease taken over
+///   or released, or the store stays unreachable past `expires_at`, [`HeldLease::is_lost`]
+///   turns true and [`HeldLease::lost`] resolves: stop the protected work then.
+/// - Dropping without `release` stops the heartbeat; the lease then expires on its own.
+pub struct HeldLease {
+    lease: Lease,
+    store: Store,
+    lost: tokio::sync::watch::Receiver<bool>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Leases<'_> {
+    /// Acquires the lease and keeps it alive in a background task (needs a Tokio runtime).
+    pub async fn hold(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<HeldLease, LeaseError> {
+        let lease = self.acquire(name, holder, ttl).await?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let store = self.store.clone();
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        let mut expires_at = lease.expires_at;
+        let heartbeat = tokio::spawn(async move {
+            let period = (ttl / 3).max(Duration::from_millis(10));
+            loop {
+                tokio::time::sleep(period).await;
+                match store.leases().renew(&name, &holder, ttl).await {
+                    Ok(renewed) => expires_at = renewed.expires_at,
+                    Err(LeaseError::Store(e)) if Utc::now() < expires_at => {
+                        tracing::warn!(lease = %name, error = %e, "lease renewal failed; retrying");
+                    }
+                    Err(e) => {
+                        tracing::warn!(lease = %name, error = %e, "lease lost");
+                        let _ = tx.send(true);
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(HeldLease {
+            lease,
+            store: self.store.clone(),
+            lost: rx,
+            heartbeat,
+        })
+    }
+}
+
+impl HeldLease {
+    /// The lease as first acquired (its generation is the fencing token).
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
+    /// Whether the heartbeat found the lease lost.
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Resolves when the lease is lost (never, while it is held).
+    pub async fn lost(&mut self) {
+        let _ = self.lost.wait_for(|lost| *lost).await;
+    }
+
+    /// Stops the heartbeat and gives the lease up; `false` if it was no longer held.
+    pub async fn release(self) -> Result<bool, StoreError> {
+        self.heartbeat.abort();
+        self.store
+            .leases()
+            .release(&self.lease.name, &self.lease.holder)
+            .await
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}

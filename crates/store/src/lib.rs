@@ -39,7 +39,7 @@ use sqlx::{ConnectOptions, Connection as _};
 
 pub use catalog::{Catalog, CatalogEntry, Format, NewVersion, PutOutcome, StoredVersion};
 pub use error::StoreError;
-pub use lease::{Lease, LeaseError, Leases};
+pub use lease::{HeldLease, Lease, LeaseError, Leases};
 pub use location::{DEFAULT_SQLITE_PATH, Location, LocationSource, PostgresUrl, STORE_ENV};
 pub use platform::{Platform, Platforms};
 
@@ -128,13 +128,19 @@ impl Store {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                location: shown.clone(),
-                source,
-            })?;
+        if let Err(first) = migrator.run(&pool).await {
+            // Two processes opening a fresh SQLite file race to create the schema (SQLite has
+            // no migration lock); the loser finds it created on a second pass.
+            tracing::debug!(error = %first, "migrating the store failed once; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            migrator
+                .run(&pool)
+                .await
+                .map_err(|source| StoreError::Migrate {
+                    location: shown.clone(),
+                    source,
+                })?;
+        }
         tracing::debug!(store = %shown, engine = %location.engine(), "store open");
         Ok(Store {
             pool,

@@ -114,3 +114,50 @@ on_both_engines!(
     renew_keeps_and_release_frees,
     racing_acquirers_get_one_winner
 );
+
+async fn a_held_lease_outlives_its_ttl_until_released(store: Store) -> anyhow::Result<()> {
+    let ttl = Duration::from_millis(900);
+    let held = store.leases().hold("upgrade", "a", ttl).await?;
+    // Three TTLs later the heartbeat has kept it: b is still refused.
+    tokio::time::sleep(ttl * 3).await;
+    assert!(!held.is_lost());
+    assert!(matches!(
+        store.leases().acquire("upgrade", "b", ttl).await,
+        Err(LeaseError::Held { .. })
+    ));
+    let row = store.leases().get("upgrade").await?.expect("row");
+    assert!(
+        row.heartbeat_at > held.lease().heartbeat_at,
+        "the heartbeat renewed it"
+    );
+    assert!(held.release().await?);
+    store.leases().acquire("upgrade", "b", ttl).await?;
+    Ok(())
+}
+
+async fn a_held_lease_taken_over_is_reported_lost(store: Store) -> anyhow::Result<()> {
+    let ttl = Duration::from_millis(600);
+    let mut held = store.leases().hold("upgrade", "a", ttl).await?;
+    // Someone forcibly removes it (an operator, or an expiry seen by another clock).
+    assert!(store.leases().release("upgrade", "a").await?);
+    store
+        .leases()
+        .acquire("upgrade", "b", Duration::from_secs(60))
+        .await?;
+    tokio::time::timeout(Duration::from_secs(30), held.lost()).await?;
+    assert!(held.is_lost());
+    assert!(
+        !held.release().await?,
+        "b's lease must not be released by a"
+    );
+    assert_eq!(
+        store.leases().get("upgrade").await?.expect("row").holder,
+        "b"
+    );
+    Ok(())
+}
+
+on_both_engines!(
+    a_held_lease_outlives_its_ttl_until_released,
+    a_held_lease_taken_over_is_reported_lost
+);
