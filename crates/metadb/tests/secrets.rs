@@ -89,15 +89,16 @@ impl Drop for DropUser {
 async fn no_password_in_ps_logs_manifests_or_errors() -> Result<()> {
     capture_logs();
     for engine in [Engine::Postgres, Engine::Mysql] {
+        // The role is dropped after the database it owns (drops run in reverse order).
+        let user = random_name("metadb_u");
+        let _cleanup = DropUser(engine, user.clone());
         let db = TestDb::new(engine);
         // Enough rows that the dump runs for a while, so `ps` sees it.
         match engine {
             Engine::Postgres => db.exec("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 300000) g; ALTER TABLE t ADD PRIMARY KEY (id)"),
             _ => db.exec("CREATE TABLE t (id INT PRIMARY KEY, v CHAR(32)); INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_300000"),
         }
-        let user = random_name("metadb_u");
         let password = format!("Pw-{}-x:y\"z", random_name("s3cret"));
-        let _cleanup = DropUser(engine, user.clone());
         let sql_pw = password.replace('\'', "''");
         match engine {
             Engine::Postgres => {
