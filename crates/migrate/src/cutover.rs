@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 use crate::engine::Engine;
 use crate::error::{MigrateError, db};
 use crate::migration::source_position;
-use crate::source_mysql::BinlogPosition;
+use crate::position::Position;
 use crate::target::Target;
 use crate::verify::verify;
 
@@ -47,8 +47,8 @@ pub async fn wait_for_zero_lag(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if let Some(state) = target.load_state().await?
-            && let Some(at) = BinlogPosition::parse(&state.position)
-            && (at.file.as_str(), at.pos) >= (wanted.file.as_str(), wanted.pos)
+            && let Some(at) = Position::parse(&state.position)
+            && at.reached(&wanted)
         {
             return Ok(());
         }

@@ -4,6 +4,9 @@
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::mpsc;
 use tracing::info;
 
@@ -11,7 +14,9 @@ use crate::engine::Engine;
 use crate::error::MigrateError;
 use crate::event::{Change, SourceRow, SourceTable};
 use crate::idmap::IdMap;
+use crate::position::Position;
 use crate::source_mysql::{self, BinlogPosition};
+use crate::source_postgres;
 use crate::target::{Checkpoint, Fence, Target};
 use crate::transform::{Scope, transform};
 
@@ -67,16 +72,19 @@ pub async fn run(
     stop: impl Future<Output = ()>,
 ) -> Result<(), MigrateError> {
     let (engine, _) = Engine::of_url(&config.source_url)?;
-    if engine != Engine::MySql {
-        return Err(MigrateError::Unsupported {
-            what: "a PostgreSQL source",
-            reason: "only MySQL/MariaDB binlog sources are implemented",
-        });
-    }
     let target = Target::connect(&config.target_url).await?;
     target.install_state().await?;
+    let (slot, publication) = source_postgres::replication_names(&config.target_url);
     if target.load_state().await?.is_none() {
-        let (changes, position) = source_mysql::snapshot(&config.source_url).await?;
+        let (changes, position) = match engine {
+            Engine::MySql => {
+                let (changes, position) = source_mysql::snapshot(&config.source_url).await?;
+                (changes, Position::Binlog(position))
+            }
+            Engine::Postgres => {
+                source_postgres::snapshot(&config.source_url, &slot, &publication).await?
+            }
+        };
         let mut map = target.load_map(config.machine, 0).await?;
         let batch = transform(&mut map, &config.scope(), &changes, now_ms());
         info!(rows = changes.len(), writes = batch.writes.len(), dead_letters = batch.dead_letters.len(), position = %position, "snapshot applied");
@@ -94,40 +102,67 @@ pub async fn run(
         .ok_or_else(|| MigrateError::State {
             reason: "no state after the snapshot".to_owned(),
         })?;
-    let position = BinlogPosition::parse(&state.position).ok_or_else(|| MigrateError::State {
-        reason: format!("position {:?} is not file:pos", state.position),
+    let position = Position::parse(&state.position).ok_or_else(|| MigrateError::State {
+        reason: format!("position {:?} does not parse", state.position),
     })?;
+    let committed_lsn = Arc::new(AtomicU64::new(0));
     let mut stream = Stream {
         map: target.load_map(config.machine, state.last_code).await?,
         projects: state.projects,
         fence: state.fence,
         committed: position.clone(),
+        committed_lsn: committed_lsn.clone(),
     };
-    let database = source_mysql::database_of(&config.source_url)?;
     let (tx, mut rx) = mpsc::channel(64);
     let source_url = config.source_url.clone();
     let server_id = config.server_id;
-    let reader = tokio::spawn(async move {
-        source_mysql::stream(&source_url, &database, position, server_id, tx).await
-    });
+    let reader = match position.clone() {
+        Position::Binlog(start) => {
+            let database = source_mysql::database_of(&config.source_url)?;
+            tokio::spawn(async move {
+                let (binlog_tx, mut binlog_rx) = mpsc::channel(64);
+                let forward = async {
+                    while let Some((changes, p)) = binlog_rx.recv().await {
+                        if tx.send((changes, Position::Binlog(p))).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let (result, ()) = tokio::join!(
+                    source_mysql::stream(&source_url, &database, start, server_id, binlog_tx),
+                    forward
+                );
+                result
+            })
+        }
+        Position::Lsn(start) => tokio::spawn(async move {
+            source_postgres::stream(&source_url, &slot, &publication, start, committed_lsn, tx)
+                .await
+        }),
+    };
     let _abort_reader = AbortOnDrop(reader.abort_handle());
     tokio::pin!(stop);
-    let mut uncommitted: Option<BinlogPosition> = None;
+    let mut uncommitted: Option<Position> = None;
     let mut tick = tokio::time::interval(EMPTY_COMMIT_INTERVAL);
+    let mut source_closed = false;
     let result = loop {
         tokio::select! {
             () = &mut stop => break Ok(()),
             _ = tick.tick() => {
                 if let Some(position) = uncommitted.take()
-                    && let Err(e) = stream.apply(&target, &[], position).await {
-                        break Err(e);
-                    }
-                if let Err(e) = stream.add_requested(&target, &config.source_url).await {
+                    && let Err(e) = stream.apply(&target, &[], position).await
+                {
+                    break Err(e);
+                }
+                if let Err(e) = stream.add_requested(&target, &config.source_url, &config.target_url).await {
                     break Err(e);
                 }
             }
             next = rx.recv() => {
-                let Some((changes, position)) = next else { break Ok(()) };
+                let Some((changes, position)) = next else {
+                    source_closed = true;
+                    break Ok(());
+                };
                 // Transactions of other tables only move the position: commit that at most
                 // twice a second, or a target on the same server would feed its own stream.
                 if changes.is_empty() {
@@ -142,7 +177,7 @@ pub async fn run(
         }
     };
     drop(rx);
-    if reader.is_finished()
+    if (source_closed || reader.is_finished())
         && let Ok(Err(e)) = reader.await
     {
         return Err(e);
@@ -163,7 +198,9 @@ struct Stream {
     map: IdMap,
     projects: Option<Vec<String>>,
     fence: Option<Fence>,
-    committed: BinlogPosition,
+    committed: Position,
+    /// The committed LSN, for advancing a PostgreSQL slot.
+    committed_lsn: Arc<AtomicU64>,
 }
 
 impl Stream {
@@ -208,15 +245,11 @@ impl Stream {
         &mut self,
         target: &Target,
         changes: &[Change],
-        position: BinlogPosition,
+        position: Position,
     ) -> Result<(), MigrateError> {
         let mut fence = self.fence.clone();
         let kept: Vec<Change> = match &fence {
-            Some(f)
-                if BinlogPosition::parse(&f.position).is_some_and(|fp| {
-                    (position.file.as_str(), position.pos) <= (fp.file.as_str(), fp.pos)
-                }) =>
-            {
+            Some(f) if Position::parse(&f.position).is_some_and(|fp| fp.reached(&position)) => {
                 changes
                     .iter()
                     .filter(|c| !self.fenced(f, c))
@@ -241,6 +274,9 @@ impl Stream {
             info!(changes = changes.len(), writes = batch.writes.len(), position = %position, "batch applied");
         }
         self.fence = fence;
+        if let Position::Lsn(lsn) = position {
+            self.committed_lsn.store(lsn, Ordering::SeqCst);
+        }
         self.committed = position;
         Ok(())
     }
@@ -251,6 +287,7 @@ impl Stream {
         &mut self,
         target: &Target,
         source_url: &str,
+        target_url: &str,
     ) -> Result<(), MigrateError> {
         let Some(current) = self.projects.clone() else {
             return Ok(());
@@ -264,7 +301,20 @@ impl Stream {
         if requested.is_empty() || self.fence.is_some() {
             return Ok(());
         }
-        let (changes, snapshot_at) = source_mysql::snapshot(source_url).await?;
+        let (changes, snapshot_at) = match self.committed {
+            Position::Binlog(_) => {
+                let (changes, position) = source_mysql::snapshot(source_url).await?;
+                (changes, Position::Binlog(position))
+            }
+            Position::Lsn(_) => {
+                // A second slot gives the consistent point; it is dropped right after.
+                let (slot, publication) =
+                    source_postgres::replication_names(&format!("{target_url}#add"));
+                let result = source_postgres::snapshot(source_url, &slot, &publication).await;
+                source_postgres::cleanup(source_url, &slot, &publication).await?;
+                result?
+            }
+        };
         let ids: Vec<i64> = changes
             .iter()
             .filter_map(|c| match c {
@@ -314,12 +364,16 @@ impl Stream {
     }
 }
 
-/// The position of the source right now (for lag): MariaDB `SHOW MASTER STATUS`.
-pub async fn source_position(url: &str) -> Result<BinlogPosition, MigrateError> {
+/// The position of the source right now (for lag and cutover): MariaDB
+/// `SHOW MASTER STATUS` or PostgreSQL `pg_current_wal_lsn()`.
+pub async fn source_position(url: &str) -> Result<Position, MigrateError> {
     use sqlx::{AnyConnection, Connection, Row};
+    let (engine, sqlx_url) = Engine::of_url(url)?;
+    if engine == Engine::Postgres {
+        return source_postgres::current_lsn(url).await;
+    }
     sqlx::any::install_default_drivers();
-    let (_, url) = Engine::of_url(url)?;
-    let mut conn = AnyConnection::connect(&url)
+    let mut conn = AnyConnection::connect(&sqlx_url)
         .await
         .map_err(crate::error::db("connecting to the source"))?;
     let row = sqlx::raw_sql("SHOW MASTER STATUS")
@@ -332,8 +386,8 @@ pub async fn source_position(url: &str) -> Result<BinlogPosition, MigrateError> 
     let pos: i64 = row
         .try_get(1)
         .map_err(crate::error::db("reading the source position"))?;
-    Ok(BinlogPosition {
+    Ok(Position::Binlog(BinlogPosition {
         file,
         pos: u64::try_from(pos).unwrap_or(0),
-    })
+    }))
 }

@@ -2,7 +2,7 @@
 
 use crate::error::MigrateError;
 use crate::migration::source_position;
-use crate::source_mysql::BinlogPosition;
+use crate::position::Position;
 use crate::target::Target;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +10,8 @@ pub struct MigrationStatus {
     /// `None` before the snapshot is committed.
     pub position: Option<String>,
     pub source_position: String,
-    /// Bytes of binary log not yet applied (`None` when the files differ).
+    /// Bytes of binary log or WAL not yet applied (`None` when binlog files differ).
+    /// WAL of other databases counts too, so an idle PostgreSQL source may show some.
     pub lag_bytes: Option<u64>,
     pub projects: Option<Vec<String>>,
     pub definitions: usize,
@@ -23,10 +24,14 @@ pub async fn status(source_url: &str, target: &Target) -> Result<MigrationStatus
     let state = target.load_state().await?;
     let source = source_position(source_url).await?;
     let map = target.load_map(0, 0).await?;
-    let lag_bytes = state
-        .as_ref()
-        .and_then(|s| BinlogPosition::parse(&s.position))
-        .and_then(|at| (at.file == source.file).then(|| source.pos.saturating_sub(at.pos)));
+    let at = state.as_ref().and_then(|s| Position::parse(&s.position));
+    let lag_bytes = match (&at, &source) {
+        (Some(Position::Binlog(a)), Position::Binlog(b)) if a.file == b.file => {
+            Some(b.pos.saturating_sub(a.pos))
+        }
+        (Some(Position::Lsn(a)), Position::Lsn(b)) => Some(b.saturating_sub(*a)),
+        _ => None,
+    };
     Ok(MigrationStatus {
         position: state.as_ref().map(|s| s.position.clone()),
         source_position: source.to_string(),

@@ -3,5 +3,6 @@
 
 mod crash;
 mod mariadb_source;
+mod postgres_source;
 mod scope;
 mod support;

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
-use changeover_migrate::migration::{MigrationConfig, run, source_position};
-use changeover_migrate::source_mysql::BinlogPosition;
+use anyhow::Result;
+use changeover_migrate::cutover::wait_for_zero_lag;
+use changeover_migrate::migration::{MigrationConfig, run};
 use changeover_migrate::target::Target;
 use changeover_migrate::verify::verify;
 use serde_json::json;
@@ -91,25 +91,12 @@ pub async fn churn(source: &TestDb, round: i64) -> Result<()> {
     Ok(())
 }
 
-fn newer_or_equal(a: &BinlogPosition, b: &BinlogPosition) -> bool {
-    (a.file.as_str(), a.pos) >= (b.file.as_str(), b.pos)
-}
-
 pub async fn wait_caught_up(source: &TestDb, target: &Target) -> Result<()> {
-    let wanted = source_position(&source.url).await?;
-    for _ in 0..600 {
-        if let Some(state) = target.load_state().await?
-            && let Some(at) = BinlogPosition::parse(&state.position)
-            && newer_or_equal(&at, &wanted)
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("the migration did not reach source position {wanted}")
+    wait_for_zero_lag(&source.url, target, Duration::from_secs(60)).await?;
+    Ok(())
 }
 
-async fn end_to_end(target_server: Server) -> Result<()> {
+pub async fn end_to_end(target_server: Server) -> Result<()> {
     let source = TestDb::create(Server::MariaDb, "co_src", SOURCE_MYSQL).await?;
     let schema = if target_server == Server::Postgres {
         TARGET_POSTGRES
@@ -123,7 +110,7 @@ async fn end_to_end(target_server: Server) -> Result<()> {
     result
 }
 
-async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
+pub async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
     seed(source).await?;
     let config = MigrationConfig {
         source_url: source.url.clone(),

@@ -82,6 +82,7 @@ impl TestDb {
 }
 
 pub const SOURCE_MYSQL: &str = include_str!("../fixtures/ds-1.3.9-mysql.sql");
+pub const SOURCE_POSTGRES: &str = include_str!("../fixtures/ds-1.3.9-postgresql.sql");
 pub const TARGET_MYSQL: &str = include_str!("../fixtures/ds-3.2.2-mysql.sql");
 pub const TARGET_POSTGRES: &str = include_str!("../fixtures/ds-3.2.2-postgresql.sql");
 
