@@ -166,7 +166,7 @@ async fn terminate(State(s): State<Scheduler>, body: Bytes) -> Result<Json<Value
             .await?
         {
             if instance.status == "running"
-                && let Some(pid) = instance.pid
+                && let Some(pid) = running_pid(&s, &instance).await?
             {
                 task::terminate(pid).await;
             }
@@ -181,6 +181,25 @@ async fn terminate(State(s): State<Scheduler>, body: Bytes) -> Result<Json<Value
         "already_finished": already_finished,
         "not_found": not_found,
     })))
+}
+
+/// How long terminate waits for a just-dispatched task to show its pid.
+const PID_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The pid of a running instance; a task dispatched a moment ago may not have it recorded
+/// yet, so wait briefly for the database or the wrapper's pid file.
+async fn running_pid(s: &Scheduler, instance: &Instance) -> Result<Option<i64>, ApiError> {
+    let deadline = tokio::time::Instant::now() + PID_WAIT;
+    let mut pid = instance.pid;
+    while pid.is_none() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        pid = task::read_pid(&s.data_dir, instance.id).or(s
+            .db
+            .instance(instance.id)
+            .await?
+            .and_then(|i| i.pid));
+    }
+    Ok(pid)
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use crate::instances::{Instance, NewInstance, Workflow};
 use crate::{Metadb, MetadbError, PlatformVersion, task};
 
+/// How far back missed cron fire times are scanned for the latest one.
+const MAX_MISSED_FIRES: usize = 100_000;
+
 /// Everything the loop and the HTTP handlers share.
 #[derive(Debug, Clone)]
 pub struct Scheduler {
@@ -81,12 +84,15 @@ impl Scheduler {
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.with_timezone(&Utc))
                 .unwrap_or(now);
-            let Some(due) = schedule.after(&last).next() else {
+            // Missed fire times (the scheduler was down) collapse into one run: the latest.
+            let Some(due) = schedule
+                .after(&last)
+                .take(MAX_MISSED_FIRES)
+                .take_while(|t| *t <= now)
+                .last()
+            else {
                 continue;
             };
-            if due > now {
-                continue;
-            }
             let at = due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             self.db.set_last_triggered(&workflow.name, &at).await?;
             let date = due.date_naive().to_string();
@@ -140,11 +146,18 @@ impl Scheduler {
         for instance in self.db.instances(Some("running")).await? {
             let mut code = task::read_exit(&self.data_dir, instance.id);
             if code.is_none() {
-                let alive = instance.pid.is_some_and(task::group_alive);
-                if alive {
+                let mut pid = instance.pid;
+                if pid.is_none() {
+                    // Killed between dispatch and recording the pid: the wrapper wrote it.
+                    pid = task::read_pid(&self.data_dir, instance.id);
+                    if let Some(found) = pid {
+                        self.db.set_pid(instance.id, found).await?;
+                    }
+                }
+                if pid.is_some_and(task::group_alive) {
                     continue;
                 }
-                if instance.pid.is_none() && recently_started(&instance) {
+                if pid.is_none() && recently_started(&instance) {
                     continue;
                 }
                 code = task::read_exit(&self.data_dir, instance.id);

@@ -16,6 +16,21 @@ pub fn exit_file(data_dir: &Path, id: i64) -> PathBuf {
     data_dir.join("instances").join(format!("{id}.exit"))
 }
 
+/// The file a task's wrapper writes its own pid to before running the command, so a
+/// scheduler killed before it recorded the pid can still adopt the process.
+pub fn pid_file(data_dir: &Path, id: i64) -> PathBuf {
+    data_dir.join("instances").join(format!("{id}.pid"))
+}
+
+/// The pid a task's wrapper wrote, if any.
+pub fn read_pid(data_dir: &Path, id: i64) -> Option<i64> {
+    std::fs::read_to_string(pid_file(data_dir, id))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Starts `command` for instance `id`; returns its pid (also its process group id).
 ///
 /// The wrapper runs the command in a child shell, then writes `$?` atomically (temp file +
@@ -27,10 +42,11 @@ pub fn spawn(data_dir: &Path, id: i64, command: &str) -> std::io::Result<i64> {
     let exit = exit_file(data_dir, id);
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(r#"sh -c "$1"; echo $? > "$2.tmp" && mv "$2.tmp" "$2""#)
+        .arg(r#"echo $$ > "$3"; sh -c "$1"; echo $? > "$2.tmp" && mv "$2.tmp" "$2""#)
         .arg("sample-task")
         .arg(command)
         .arg(&exit)
+        .arg(pid_file(data_dir, id))
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

@@ -138,15 +138,18 @@ async fn scheduler_restart_loses_no_instance(engine: Engine) -> anyhow::Result<(
     let doomed = p.trigger("doomed", "adhoc").await?;
     p.wait_status(&long, "running").await?;
     p.wait_status(&doomed, "running").await?;
+    let meta = db.metadb().await?;
+    let start = std::time::Instant::now();
+    let pid = loop {
+        if let Some(pid) = meta.instance(doomed.parse()?).await?.and_then(|i| i.pid) {
+            break pid;
+        }
+        anyhow::ensure!(start.elapsed() < DEADLINE, "pid never recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     p.kill(); // SIGKILL: no chance to clean up.
 
     // While the scheduler is down, one task vanishes without writing its exit code.
-    let meta = db.metadb().await?;
-    let pid = meta
-        .instance(doomed.parse()?)
-        .await?
-        .and_then(|i| i.pid)
-        .expect("pid");
     nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(i32::try_from(pid)?),
         nix::sys::signal::Signal::SIGKILL,

@@ -1,5 +1,6 @@
 //! Integration tests of the sample platform: real binaries, real SQLite and PostgreSQL.
 
+mod cron;
 mod harness;
 mod lifecycle;
 mod openapi;
