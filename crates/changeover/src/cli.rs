@@ -24,7 +24,7 @@ const EXAMPLES: &str = "Examples:
     name = "changeover",
     version,
     about = "Upgrade a running data platform with full, partial or zero downtime",
-    long_about = "changeover upgrades a running data platform from one version to the next with full, \
+    long_about = "Upgrade a running data platform with full, partial or zero downtime.\n\nchangeover upgrades a running data platform from one version to the next with full, \
                   partial or zero downtime, backs up and can roll back its metadata databases, verifies \
                   the result, and migrates metadata live across major versions.\n\n\
                   State lives in the store: a SQLite file (default ./.changeover/changeover.db) or a \
@@ -79,6 +79,7 @@ commands! {
     Version => version,
     Platform => platform,
     Backup => backup,
+    Upgrade => upgrade,
     Demo => demo,
 }
 

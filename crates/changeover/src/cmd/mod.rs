@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod demo;
 pub mod platform;
+pub mod upgrade;
 pub mod version;
 
 /// A platform name: 1–64 of letters, digits, `-`, `_`, `.`.
