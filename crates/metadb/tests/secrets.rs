@@ -61,6 +61,7 @@ fn watch_ps(needle: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(V
                     saw_tool = true;
                 }
             }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
         (leaks, saw_tool)
     })
