@@ -17,6 +17,7 @@
 //! Repositories, one module per domain noun, each reached through a method of [`Store`]
 //! defined in its own module: [`Store::catalog`], [`Store::platforms`], [`Store::leases`].
 
+pub mod audit;
 pub mod catalog;
 mod error;
 pub mod lease;
@@ -26,6 +27,7 @@ pub mod platform;
 pub mod test_utils;
 pub mod time;
 pub mod upgrades;
+pub mod users;
 
 use std::fmt;
 use std::str::FromStr;
