@@ -220,6 +220,13 @@ async fn failed_backup_is_reported_and_can_be_rebacked_up() -> Result<()> {
         items[1].error
     );
     assert!(!dir.join("bad.dump").exists() && !dir.join("bad.dump.partial").exists());
+    let log = std::fs::read_to_string(dir.join("bad.log"))?;
+    assert!(
+        log.contains("error: cannot connect") && log.contains("does not exist"),
+        "{log}"
+    );
+    let log = std::fs::read_to_string(dir.join("good.log"))?;
+    assert!(log.contains("backup complete"), "{log}");
     // Re-backup the failed one after the database appears.
     crate::common::psql_admin(&format!("CREATE DATABASE {}", missing.database));
     let _drop = DropPg(missing.database.clone());

@@ -190,6 +190,11 @@ async fn no_password_in_ps_logs_manifests_or_errors() -> Result<()> {
             saw_tool,
             "{engine}: the ps watcher never saw the dump tool running"
         );
+        let log_file = std::fs::read_to_string(dir.join("meta.log"))?;
+        assert!(
+            log_file.contains("backup complete") && !log_file.contains(&password),
+            "{log_file}"
+        );
         let manifest_text = std::fs::read_to_string(dir.join("manifest.json"))?;
         assert!(
             !manifest_text.contains(&password) && manifest_text.contains(":***@"),

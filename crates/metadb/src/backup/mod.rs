@@ -90,7 +90,8 @@ fn check_file_stem(what: &str, s: &str) -> Result<(), Error> {
 }
 
 /// Backs up one database into `dir`, reporting into `item`; records the manifest in
-/// `<dir>/manifest.json`. `stop` ends the dump (status Stopped, no manifest).
+/// `<dir>/manifest.json`. `stop` ends the dump (status Stopped, no manifest). The item's
+/// log (tool output, outcome) is also written to `<dir>/<database>.log`, success or not.
 pub async fn backup_database(
     req: &BackupRequest,
     dir: &Path,
@@ -99,8 +100,27 @@ pub async fn backup_database(
     stop: &StopSignal,
 ) -> Result<Manifest, Error> {
     req.validate()?;
-    let target = &req.target;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create backup directory", dir, e))?;
+    let result = backup_inner(req, dir, upgrade_id, item, stop).await;
+    let mut lines = item.view().log;
+    if let Err(e) = &result {
+        lines.push(format!("error: {e}"));
+    }
+    let log = dir.join(format!("{}.log", req.database));
+    if let Err(e) = std::fs::write(&log, lines.join("\n") + "\n") {
+        tracing::warn!(log = %log.display(), error = %e, "could not write the backup log");
+    }
+    result
+}
+
+async fn backup_inner(
+    req: &BackupRequest,
+    dir: &Path,
+    upgrade_id: Option<&str>,
+    item: &BackupItem,
+    stop: &StopSignal,
+) -> Result<Manifest, Error> {
+    let target = &req.target;
     let started_at = Utc::now();
     item.log(&format!("connecting to {target}"));
     let mut conn = Conn::open(target).await?;
