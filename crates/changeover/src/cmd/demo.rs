@@ -1,6 +1,7 @@
-//! `changeover demo`: the main job on embedded defaults. For now: a fresh store, the three
-//! sample bundles, the catalog, and the allowed upgrade modes between every ordered pair of
-//! versions. (The upgrade engine will turn this into a real upgrade of the sample platform.)
+//! `changeover demo`: the main job on embedded defaults: a fresh store, the three sample
+//! bundles, the catalog, and the allowed upgrade modes between every ordered pair of
+//! versions; then the sample platform started at 1.0.0 with running workflows and upgraded
+//! to 1.0.1 with zero downtime and to 1.1.0 with partial downtime.
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,7 @@ pub const DEMO_STORE: &str = ".changeover/demo.db";
 #[derive(Debug, clap::Args)]
 #[command(
     about = "Run the demo: load the sample bundles and show the upgrade modes between them",
-    long_about = "Run changeover on embedded defaults: create a fresh store (./.changeover/demo.db, \
+    long_about = "Run the demo: load the sample bundles and show the upgrade modes between them.\n\nRun changeover on embedded defaults: create a fresh store (./.changeover/demo.db, \
                   recreated each run, or --store), load the three sample bundles (1.0.0, 1.0.1 and \
                   1.1.0 of the sample platform), record 1.0.0 as running, print the catalog, and \
                   print for every ordered pair of versions whether full, partial and zero downtime \
@@ -115,7 +116,30 @@ pub async fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
         return output::json(&demo);
     }
     print_demo(&demo);
-    Ok(())
+    upgrade_the_sample_platform().await
+}
+
+/// Where the demo's platform, backups and records go (recreated on every run).
+pub const DEMO_WORK_DIR: &str = ".changeover/demo";
+
+/// The real run: the sample platform 1.0.0 with running workflows, upgraded to 1.0.1 with
+/// zero downtime and to 1.1.0 with partial downtime (changeover-engine's demo).
+async fn upgrade_the_sample_platform() -> anyhow::Result<()> {
+    let work_dir = std::path::absolute(DEMO_WORK_DIR)?;
+    let options = changeover_engine::demo::DemoOptions {
+        bin_dir: changeover_engine::demo::exe_dir(),
+        work_dir,
+        bundles: SAMPLE_BUNDLES
+            .iter()
+            .map(|(name, bytes)| ((*name).to_owned(), bytes.to_vec()))
+            .collect(),
+    };
+    changeover_engine::demo::run(options).await.map_err(|e| {
+        failed(
+            e,
+            "build the sample platform beside changeover: cargo build --release --workspace",
+        )
+    })
 }
 
 fn print_demo(demo: &Demo) {

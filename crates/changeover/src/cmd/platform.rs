@@ -9,7 +9,7 @@ use crate::output;
 #[derive(Debug, ClapArgs)]
 #[command(
     about = "Show the managed platforms and set the version running now",
-    long_about = "Show the platforms changeover manages, the version each runs now and when that was \
+    long_about = "Show the managed platforms and set the version running now.\n\nShow the platforms changeover manages, the version each runs now and when that was \
                   recorded. `set-current` records the running version by hand: for a platform that \
                   was installed before changeover managed it, and for the demo and tests. Upgrades \
                   set it themselves.",
@@ -24,13 +24,13 @@ pub struct Args {
 enum PlatformCommand {
     /// List the managed platforms and their current versions
     #[command(
-        long_about = "List every platform recorded in the store with the version running now.",
+        long_about = "List the managed platforms and their current versions.\n\nList every platform recorded in the store with the version running now.",
         after_help = "Examples:\n  changeover platform list\n  changeover platform list --json"
     )]
     List,
     /// Record the version the platform runs now
     #[command(
-        long_about = "Record the version the platform runs now, and, when that version is in the \
+        long_about = "Record the version the platform runs now.\n\nRecord the version the platform runs now, and, when that version is in the \
                       catalog, its configuration values as the values running now (uploads that \
                       differ from them get a warning). The version need not be in the catalog.",
         after_help = "Examples:\n  changeover platform set-current 1.0.0\n  changeover platform set-current 5.1.2.04 --platform dolphin"

@@ -18,7 +18,7 @@ pub use check::judge;
 #[derive(Debug, ClapArgs)]
 #[command(
     about = "Upload, list, show, download and check version bundles",
-    long_about = "The version catalog. A version bundle (one YAML file, or a ZIP with bundle.yaml, \
+    long_about = "Upload, list, show, download and check version bundles.\n\nThe version catalog. A version bundle (one YAML file, or a ZIP with bundle.yaml, \
                   template/, overlays/, values.yaml) describes one target version of a platform: \
                   its applications, databases, migrations, data updates and compatibility rules. \
                   Upload validates a bundle, then imports it (new version) or overwrites it (known \

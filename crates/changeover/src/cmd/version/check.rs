@@ -12,7 +12,7 @@ use crate::output;
 /// Say which upgrade modes are allowed between two versions, and why
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Judge every upgrade mode (full, partial and zero downtime) for upgrading from one \
+    long_about = "Say which upgrade modes are allowed between two versions, and why.\n\nJudge every upgrade mode (full, partial and zero downtime) for upgrading from one \
                   version to another, using the compatibility rules of the target's bundle in the \
                   catalog: zero downtime only within the same leading segments, partial downtime \
                   only from a minimum version, the range the target upgrades from, no downgrades. \

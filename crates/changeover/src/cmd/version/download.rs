@@ -12,7 +12,7 @@ use crate::output;
 /// Write a version's bundle to a file, exactly as uploaded
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Write the bundle of a version to a file, byte for byte as it was uploaded (same MD5 \
+    long_about = "Write a version's bundle to a file, exactly as uploaded.\n\nWrite the bundle of a version to a file, byte for byte as it was uploaded (same MD5 \
                   and SHA-256). An existing file is not replaced unless --force is given.",
     after_help = "Examples:\n  changeover version download 1.1.0 -o 1.1.0.yaml\n  changeover version download 1.1.0 -o bundle.zip --force"
 )]

@@ -8,7 +8,7 @@ use crate::output;
 /// List the versions in the catalog
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "List the versions in the catalog in version order: version, platform, format, \
+    long_about = "List the versions in the catalog.\n\nList the versions in the catalog in version order: version, platform, format, \
                   upload time, a short MD5 of the uploaded file, and `*` on the version the platform \
                   runs now.",
     after_help = "Examples:\n  changeover version list\n  changeover version list --all-platforms\n  changeover version list --json"

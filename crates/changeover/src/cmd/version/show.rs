@@ -11,7 +11,7 @@ use crate::output;
 /// Show a version: applications, databases, migrations, data updates, compatibility
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Show a summary of a version in the catalog: its file, digests and upload time, its \
+    long_about = "Show a version: applications, databases, migrations, data updates, compatibility.\n\nShow a summary of a version in the catalog: its file, digests and upload time, its \
                   compatibility rules, its applications, its databases with their migrations, and \
                   its data-update tasks. Configuration values are not shown (some are secrets).",
     after_help = "Examples:\n  changeover version show 1.1.0\n  changeover version show 1.1.0 --json"

@@ -17,7 +17,7 @@ use crate::output;
 /// Validate a version bundle, then import or overwrite it
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Validate a version bundle (a YAML file, or a ZIP with bundle.yaml, template/, \
+    long_about = "Validate a version bundle, then import or overwrite it.\n\nValidate a version bundle (a YAML file, or a ZIP with bundle.yaml, template/, \
                   overlays/ and values.yaml) and print the report: missing configuration items, \
                   warnings (a template that differs from the one registered for the version, values \
                   that differ from those running now) and blocking errors (malformed file with its \
