@@ -105,7 +105,8 @@ impl Process {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_sample-dataservice"))
             .args(["--platform-version", version, "--port", &port.to_string()])
-            .args(["--db", &db.url])
+            .args(["--db", &db.url, "--data-dir"])
+            .arg(db.data_dir())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

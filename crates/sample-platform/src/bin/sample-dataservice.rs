@@ -18,6 +18,10 @@ struct Cli {
     /// Metadata database URL: sqlite://PATH or postgres://…
     #[arg(long, env = "SAMPLE_DB", hide_env_values = true)]
     db: String,
+    /// Accepted so both binaries share one command-line shape in bundles; unused (the data
+    /// service only reads the database).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
