@@ -388,3 +388,40 @@ async fn every_phase_of_both_strategies_resumes_after_a_crash() {
         assert_eq!(status.instance.unwrap().version, "1.0.1");
     }
 }
+
+/// Two applications rolled at once share `routes.json` without losing each other's entry.
+#[tokio::test]
+async fn parallel_rollouts_of_two_apps_keep_both_routes() {
+    let harness = Harness::new();
+    let spec = |name: &str, version: &str| {
+        let mut spec = shell_app(name, version, "exec sleep 60", Probe::Alive);
+        spec.strategy = Strategy::Rolling;
+        spec.drain_ms = 200;
+        spec
+    };
+    let (mgmt1, oltp1) = (spec("mgmt", "1.0.0"), spec("oltp", "1.0.0"));
+    let (a1, b1) = tokio::join!(
+        harness.driver().start(&mgmt1),
+        harness.driver().start(&oltp1)
+    );
+    let (a1, b1) = (a1.unwrap(), b1.unwrap());
+    let (mgmt2, oltp2) = (spec("mgmt", "1.0.1"), spec("oltp", "1.0.1"));
+    let (a2, b2) = tokio::join!(
+        harness.driver().upgrade(&mgmt2),
+        harness.driver().upgrade(&oltp2)
+    );
+    let (a2, b2) = (a2.unwrap(), b2.unwrap());
+    let routes = harness.driver().routes().unwrap();
+    assert_eq!(
+        routes.upstream("mgmt"),
+        Some(a2.new_instance.unwrap().address.as_str())
+    );
+    assert_eq!(
+        routes.upstream("oltp"),
+        Some(b2.new_instance.unwrap().address.as_str())
+    );
+    assert!(process_gone(a1.pid) && process_gone(b1.pid));
+    let statuses = harness.driver().statuses().await.unwrap();
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.iter().all(|s| s.state == ProcessState::Healthy));
+}
