@@ -120,15 +120,27 @@ async fn drop_slot(conn: &mut AnyConnection, slot: &str) -> Result<(), MigrateEr
     .fetch_optional(&mut *conn)
     .await
     .map_err(db("looking up the replication slot"))?;
-    if exists.is_some() {
-        exec(
-            conn,
-            format!("SELECT 1 FROM (SELECT pg_drop_replication_slot('{slot}')) AS dropped"),
-            "dropping the replication slot",
-        )
-        .await?;
+    if exists.is_none() {
+        return Ok(());
     }
-    Ok(())
+    let sql = format!("SELECT 1 FROM (SELECT pg_drop_replication_slot('{slot}')) AS dropped");
+    let mut attempts = 0;
+    loop {
+        match sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            // A stopped migrator's session may hold the slot for a moment.
+            Err(e)
+                if e.to_string().contains("is active for PID") && attempts < SLOT_BUSY_RETRIES =>
+            {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(db("dropping the replication slot")(e)),
+        }
+    }
 }
 
 /// Drops the slot and the publication (`migrate cleanup`).

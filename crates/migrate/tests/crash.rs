@@ -18,9 +18,10 @@ async fn aborting_the_migrator_at_random_moments_loses_and_duplicates_nothing() 
     let source = TestDb::create(Server::MariaDb, "co_src", SOURCE_MYSQL).await?;
     let target_db = TestDb::create(Server::Postgres, "co_tgt", TARGET_POSTGRES).await?;
     let result = scenario(&source, &target_db).await;
-    source.drop_now().await?;
-    target_db.drop_now().await?;
-    result
+    let dropped = (source.drop_now().await, target_db.drop_now().await);
+    result?;
+    dropped.0?;
+    dropped.1
 }
 
 async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {

@@ -105,9 +105,10 @@ pub async fn end_to_end(target_server: Server) -> Result<()> {
     };
     let target_db = TestDb::create(target_server, "co_tgt", schema).await?;
     let result = scenario(&source, &target_db).await;
-    source.drop_now().await?;
-    target_db.drop_now().await?;
-    result
+    let dropped = (source.drop_now().await, target_db.drop_now().await);
+    result?;
+    dropped.0?;
+    dropped.1
 }
 
 pub async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {

@@ -18,11 +18,11 @@ async fn end_to_end(target_server: Server) -> Result<()> {
     let result = scenario(&source, &target_db).await;
     let (slot, publication) = replication_names(&target_db.url);
     let cleaned = cleanup(&source.url, &slot, &publication).await;
-    source.drop_now().await?;
-    target_db.drop_now().await?;
+    let dropped = (source.drop_now().await, target_db.drop_now().await);
     result?;
     cleaned?;
-    Ok(())
+    dropped.0?;
+    dropped.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

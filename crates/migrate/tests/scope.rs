@@ -18,9 +18,10 @@ async fn canary_scope_then_a_project_added_mid_stream_then_cutover_and_revert() 
     let source = TestDb::create(Server::MariaDb, "co_src", SOURCE_MYSQL).await?;
     let target_db = TestDb::create(Server::Postgres, "co_tgt", TARGET_POSTGRES).await?;
     let result = scenario(&source, &target_db).await;
-    source.drop_now().await?;
-    target_db.drop_now().await?;
-    result
+    let dropped = (source.drop_now().await, target_db.drop_now().await);
+    result?;
+    dropped.0?;
+    dropped.1
 }
 
 async fn release_state(db: &TestDb, sql: &str) -> Result<i64> {
