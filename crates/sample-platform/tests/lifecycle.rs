@@ -11,6 +11,7 @@ crate::on_both_engines!(
     rerun_is_idempotent_per_request_id,
     tasks_of_a_workflow_run_in_order,
     scheduler_restart_loses_no_instance,
+    sigterm_stops_the_scheduler_but_not_its_tasks,
 );
 
 async fn terminate_is_idempotent(engine: Engine) -> anyhow::Result<()> {
@@ -160,5 +161,24 @@ async fn scheduler_restart_loses_no_instance(engine: Engine) -> anyhow::Result<(
     p.wait_status(&doomed, "failed").await?;
     let all = p.instances().await?;
     assert_eq!(all.len(), 2, "{all:?}");
+    Ok(())
+}
+
+async fn sigterm_stops_the_scheduler_but_not_its_tasks(engine: Engine) -> anyhow::Result<()> {
+    let db = TestDb::new(engine)?;
+    let mut p = Process::scheduler(&db, "1.0.0").await?;
+    p.add_workflow("long", "prod", &["sleep 2"]).await?;
+    let long = p.trigger("long", "backfill").await?;
+    p.wait_status(&long, "running").await?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(p.child.id())?),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
+    let status = p.child.wait()?;
+    assert!(status.success(), "scheduler exited with {status}");
+    let p = Process::scheduler(&db, "1.0.1").await?;
+    p.wait_status(&long, "succeeded").await?;
+    let (_, health) = p.get("/health").await?;
+    assert_eq!(health["version"], "1.0.1");
     Ok(())
 }
