@@ -81,6 +81,7 @@ commands! {
     Backup => backup,
     Upgrade => upgrade,
     Demo => demo,
+    Migrate => migrate,
 }
 
 #[cfg(test)]

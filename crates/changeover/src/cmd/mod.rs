@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod demo;
+pub mod migrate;
 pub mod platform;
 pub mod upgrade;
 pub mod version;

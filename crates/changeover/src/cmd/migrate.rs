@@ -1,0 +1,362 @@
+//! `changeover migrate …`: live metadata migration DolphinScheduler 1.3 → 3.2 by change
+//! data capture, with `changeover-migrate`.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use changeover_migrate::cutover::{cutover, revert};
+use changeover_migrate::migration::{MigrationConfig, run as run_migration};
+use changeover_migrate::source_postgres::{cleanup, replication_names};
+use changeover_migrate::status::status;
+use changeover_migrate::target::Target;
+use changeover_migrate::verify::verify;
+use clap::Subcommand;
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::failure::{bad_input, failed};
+use crate::output;
+
+/// The only conversion implemented.
+const FROM: &str = "dolphinscheduler-1.3";
+const TO: &str = "dolphinscheduler-3.2";
+
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Migrate metadata live from DolphinScheduler 1.3 to 3.2",
+    long_about = "Migrate metadata live from DolphinScheduler 1.3 to 3.2.\n\nCopy a DolphinScheduler 1.3 metadata database into a fresh 3.2 database and keep it \
+                  in sync by change data capture (MySQL/MariaDB binary log or PostgreSQL logical \
+                  replication), so the source keeps running until each project is cut over. The id \
+                  map and the stream position are committed in the target with the rows.",
+    after_help = "Examples:\n  changeover migrate start --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --from dolphinscheduler-1.3 --to dolphinscheduler-3.2 --projects canary\n  changeover migrate status --source mysql://root@db/ds13 --target postgres://postgres@db/ds32\n  changeover migrate verify --source mysql://root@db/ds13 --target postgres://postgres@db/ds32"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: MigrateCommand,
+}
+
+#[derive(Debug, clap::Args)]
+struct Databases {
+    /// The 1.3 source database URL (mysql://, mariadb:// or postgres://).
+    #[arg(
+        long,
+        env = "CHANGEOVER_MIGRATE_SOURCE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    source: String,
+    /// The 3.2 target database URL (mysql://, mariadb:// or postgres://).
+    #[arg(
+        long,
+        env = "CHANGEOVER_MIGRATE_TARGET",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    target: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrateCommand {
+    /// Snapshot the source, then follow its changes until interrupted (Ctrl-C).
+    #[command(
+        long_about = "Snapshot the source, then follow its changes until interrupted (Ctrl-C).\n\nRun it again after a stop or a crash: it resumes from the position committed in the target. With --projects only those projects are migrated (a canary).",
+        after_help = "Examples:\n  changeover migrate start --source mariadb://root@db/ds13 --target postgres://postgres@db/ds32 --from dolphinscheduler-1.3 --to dolphinscheduler-3.2\n  changeover migrate start --source postgres://postgres@db/ds13 --target mysql://root@db/ds32 --from dolphinscheduler-1.3 --to dolphinscheduler-3.2 --projects etl,reports"
+    )]
+    Start {
+        #[command(flatten)]
+        db: Databases,
+        /// Source version (only dolphinscheduler-1.3).
+        #[arg(long, value_name = "VERSION")]
+        from: String,
+        /// Target version (only dolphinscheduler-3.2).
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+        /// Project names to migrate, comma-separated; all when absent.
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        projects: Vec<String>,
+    },
+    /// Add projects to a running canary migration without stopping it.
+    #[command(
+        long_about = "Add projects to a running canary migration without stopping it.\n\nThe running `migrate start` snapshots just those projects and merges them into the stream.",
+        after_help = "Examples:\n  changeover migrate add-projects --target postgres://postgres@db/ds32 --projects billing"
+    )]
+    AddProjects {
+        /// The 3.2 target database URL.
+        #[arg(
+            long,
+            env = "CHANGEOVER_MIGRATE_TARGET",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        target: String,
+        /// Project names, comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "NAMES", required = true)]
+        projects: Vec<String>,
+    },
+    /// Show position, lag, migrated definitions and dead letters.
+    #[command(
+        long_about = "Show position, lag, migrated definitions and dead letters.\n\nLag is in bytes of binary log or WAL not yet applied.",
+        after_help = "Examples:\n  changeover migrate status --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --json"
+    )]
+    Status {
+        #[command(flatten)]
+        db: Databases,
+    },
+    /// Compare counts per table and a canonical MD5 per definition.
+    #[command(
+        long_about = "Compare counts per table and a canonical MD5 per definition.\n\nExits with code 1 and lists every difference when source and target differ.",
+        after_help = "Examples:\n  changeover migrate verify --source mysql://root@db/ds13 --target postgres://postgres@db/ds32"
+    )]
+    Verify {
+        #[command(flatten)]
+        db: Databases,
+    },
+    /// List definitions that could not be migrated, with the reason.
+    #[command(
+        long_about = "List definitions that could not be migrated, with the reason.\n\nA dead letter goes away when the source row is fixed or deleted.",
+        after_help = "Examples:\n  changeover migrate dead-letters --target postgres://postgres@db/ds32"
+    )]
+    DeadLetters {
+        /// The 3.2 target database URL.
+        #[arg(
+            long,
+            env = "CHANGEOVER_MIGRATE_TARGET",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        target: String,
+    },
+    /// Move a project's schedules from the source to the target (or back with --revert).
+    #[command(
+        long_about = "Move a project's schedules from the source to the target (or back with --revert).\n\nTakes the schedules offline in the source, waits for zero lag, verifies, brings them online in the target. `migrate start` must be running.",
+        after_help = "Examples:\n  changeover migrate cutover --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --project canary\n  changeover migrate cutover --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --project canary --revert"
+    )]
+    Cutover {
+        #[command(flatten)]
+        db: Databases,
+        /// The project name.
+        #[arg(long, value_name = "NAME")]
+        project: String,
+        /// Undo an earlier cutover of the project.
+        #[arg(long)]
+        revert: bool,
+        /// Seconds to wait for zero lag.
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+        timeout: u64,
+    },
+    /// Drop the migration's state tables, and the slot and publication of a PostgreSQL source.
+    #[command(
+        long_about = "Drop the migration's state tables, and the slot and publication of a PostgreSQL source.\n\nThe migrated rows stay in the target.",
+        after_help = "Examples:\n  changeover migrate cleanup --source postgres://postgres@db/ds13 --target postgres://postgres@db/ds32"
+    )]
+    Cleanup {
+        #[command(flatten)]
+        db: Databases,
+    },
+}
+
+pub async fn run(args: Args, ctx: &Context) -> Result<()> {
+    let hint = "check the URL, that the server is reachable and that the migration was started";
+    let to_failure = |e: changeover_migrate::error::MigrateError| failed(e.to_string(), hint);
+    match args.command {
+        MigrateCommand::Start {
+            db,
+            from,
+            to,
+            projects,
+        } => {
+            if from != FROM || to != TO {
+                return Err(bad_input(
+                    format!("cannot migrate from {from:?} to {to:?}"),
+                    format!("the supported conversion is --from {FROM} --to {TO}"),
+                ));
+            }
+            let config = MigrationConfig {
+                source_url: db.source,
+                target_url: db.target,
+                projects,
+                machine: u8::try_from(std::process::id() & 0x1f).unwrap_or(0),
+                server_id: 0x4000_0000 | (std::process::id() & 0x3fff_ffff),
+            };
+            eprintln!("migrating; press Ctrl-C to stop (it resumes where it stopped)");
+            run_migration(&config, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(to_failure)
+        }
+        MigrateCommand::AddProjects { target, projects } => {
+            let target = Target::connect(&target).await.map_err(to_failure)?;
+            target.install_state().await.map_err(to_failure)?;
+            target
+                .request_projects(&projects)
+                .await
+                .map_err(to_failure)?;
+            println!("requested: {}", projects.join(", "));
+            Ok(())
+        }
+        MigrateCommand::Status { db } => {
+            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            let now = status(&db.source, &target).await.map_err(to_failure)?;
+            let view = StatusView {
+                position: now.position.clone(),
+                source_position: now.source_position.clone(),
+                lag_bytes: now.lag_bytes,
+                projects: now.projects.clone(),
+                definitions: now.definitions,
+                tasks: now.tasks,
+                dead_letters: now.dead_letters,
+            };
+            if ctx.json {
+                return output::json(&view);
+            }
+            let lag = view
+                .lag_bytes
+                .map_or("unknown".to_owned(), |b| format!("{b} bytes"));
+            let rows = vec![
+                vec![
+                    "position".to_owned(),
+                    view.position
+                        .clone()
+                        .unwrap_or_else(|| "snapshot not committed".to_owned()),
+                ],
+                vec!["source position".to_owned(), view.source_position.clone()],
+                vec!["lag".to_owned(), lag],
+                vec![
+                    "projects".to_owned(),
+                    view.projects
+                        .clone()
+                        .map_or("all".to_owned(), |p| p.join(", ")),
+                ],
+                vec!["definitions".to_owned(), view.definitions.to_string()],
+                vec!["tasks".to_owned(), view.tasks.to_string()],
+                vec!["dead letters".to_owned(), view.dead_letters.to_string()],
+            ];
+            println!("{}", output::table(&["", ""], rows));
+            Ok(())
+        }
+        MigrateCommand::Verify { db } => {
+            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            let report = verify(&db.source, &target).await.map_err(to_failure)?;
+            if ctx.json {
+                let view = VerifyView {
+                    clean: report.is_clean(),
+                    definitions: report.definitions,
+                    counts: report
+                        .counts
+                        .iter()
+                        .map(|c| (c.table.to_owned(), c.source, c.target))
+                        .collect(),
+                    differences: report.differences.clone(),
+                };
+                output::json(&view)?;
+            } else {
+                let rows = report.counts.iter().map(|c| {
+                    vec![
+                        c.table.to_owned(),
+                        c.source.to_string(),
+                        c.target.to_string(),
+                    ]
+                });
+                println!("{}", output::table(&["table", "source", "target"], rows));
+                println!(
+                    "{} definitions compared by canonical MD5",
+                    report.definitions
+                );
+                for d in &report.differences {
+                    println!("difference: {d}");
+                }
+            }
+            if report.is_clean() {
+                Ok(())
+            } else {
+                Err(failed(
+                    format!(
+                        "{} differences between source and target",
+                        report.differences.len()
+                    ),
+                    "wait for zero lag (`migrate status`) and verify again; check `migrate dead-letters`",
+                ))
+            }
+        }
+        MigrateCommand::DeadLetters { target } => {
+            let target = Target::connect(&target).await.map_err(to_failure)?;
+            let letters = target.dead_letters().await.map_err(to_failure)?;
+            if ctx.json {
+                let view: Vec<(String, i64, String)> = letters
+                    .iter()
+                    .map(|d| (d.table.name().to_owned(), d.id, d.reason.clone()))
+                    .collect();
+                return output::json(&view);
+            }
+            let rows = letters.iter().map(|d| {
+                vec![
+                    d.table.name().to_owned(),
+                    d.id.to_string(),
+                    d.reason.clone(),
+                ]
+            });
+            println!("{}", output::table(&["table", "id", "reason"], rows));
+            Ok(())
+        }
+        MigrateCommand::Cutover {
+            db,
+            project,
+            revert: undo,
+            timeout,
+        } => {
+            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            if undo {
+                let ids = revert(&db.source, &target, &project)
+                    .await
+                    .map_err(to_failure)?;
+                println!(
+                    "reverted {project}: {} source schedules online again, target schedules offline",
+                    ids.len()
+                );
+            } else {
+                let done = cutover(&db.source, &target, &project, Duration::from_secs(timeout))
+                    .await
+                    .map_err(to_failure)?;
+                println!(
+                    "cut over {project}: {} source schedules offline, {} target schedules online; bring each online through the 3.2 API to create its trigger",
+                    done.source_schedules.len(),
+                    done.target_definitions.len()
+                );
+            }
+            Ok(())
+        }
+        MigrateCommand::Cleanup { db } => {
+            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            if db.source.starts_with("postgres") {
+                let (slot, publication) = replication_names(&db.target);
+                cleanup(&db.source, &slot, &publication)
+                    .await
+                    .map_err(to_failure)?;
+                println!("dropped slot {slot} and publication {publication}");
+            }
+            target.drop_state().await.map_err(to_failure)?;
+            println!("dropped the migration state tables");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    position: Option<String>,
+    source_position: String,
+    lag_bytes: Option<u64>,
+    projects: Option<Vec<String>>,
+    definitions: usize,
+    tasks: usize,
+    dead_letters: usize,
+}
+
+#[derive(Serialize)]
+struct VerifyView {
+    clean: bool,
+    definitions: usize,
+    counts: Vec<(String, usize, usize)>,
+    differences: Vec<String>,
+}
