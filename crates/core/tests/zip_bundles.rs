@@ -297,3 +297,60 @@ fn zip_bomb_by_total_size_is_refused() {
         r#"bundle "bundle.zip": entry "data-updates/part15.bin" unpacks past the limit of 16777216 bytes in total for the archive"#
     );
 }
+
+#[test]
+fn migration_files_must_agree_with_the_manifest() {
+    let m = manifest();
+    let bytes = zip_of(&[
+        ("bundle.yaml", &m),
+        (
+            "migrations/metadata/sqlite/V002__other_name.sql",
+            b"SELECT 1",
+        ),
+    ]);
+    assert_eq!(
+        read_err(&bytes),
+        r#"bundle "bundle.zip": entry "migrations/metadata/sqlite/V002__other_name.sql": migration 2 is named "add_owner_column" in bundle.yaml, "other_name" here"#
+    );
+    let bytes = zip_of(&[
+        ("bundle.yaml", &m),
+        (
+            "migrations/metadata/sqlite/V002__add_owner_column.sql",
+            b"SELECT 1",
+        ),
+    ]);
+    assert_eq!(
+        read_err(&bytes),
+        r#"bundle "bundle.zip": entry "migrations/metadata/sqlite/V002__add_owner_column.sql": migration 2 already has sqlite SQL; give it once"#
+    );
+    let bytes = zip_of(&[
+        ("bundle.yaml", &m),
+        ("migrations/metadata/sqlite/add.sql", b"SELECT 1"),
+    ]);
+    assert_eq!(
+        read_err(&bytes),
+        r#"bundle "bundle.zip": entry "migrations/metadata/sqlite/add.sql": a migration file is named V<NNN>__<name>.sql"#
+    );
+}
+
+#[test]
+fn running_values_are_compared_with_values_yaml() {
+    let m = manifest();
+    let bytes = zip_of(&[("bundle.yaml", &m), ("values.yaml", VALUES)]);
+    let bundle = bundle::read(&bytes, "b.zip").unwrap();
+    let mut running = bundle.values_file().unwrap().clone();
+    let report = bundle.validate(&ValidationContext {
+        registered_template_md5: Some(bundle.template_md5()),
+        running_values: Some(running.clone()),
+    });
+    assert!(report.is_ok() && report.warnings.is_empty(), "{report:?}");
+    running.insert("metadb.url".into(), "sqlite://other.db".into());
+    let report = bundle.validate(&ValidationContext {
+        registered_template_md5: None,
+        running_values: Some(running),
+    });
+    assert_eq!(
+        report.warnings[0].message,
+        "the configuration in the file differs from the configuration running now (metadb.url); continuing the upgrade will use the new configuration file"
+    );
+}

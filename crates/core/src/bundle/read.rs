@@ -105,9 +105,22 @@ fn strip_single_top_dir(files: Files) -> Files {
         .collect()
 }
 
+/// A manifest or values file holds hundreds of nodes; serde-saphyr's default (250,000)
+/// lets an alias bomb burn seconds of CPU per upload, so the budget is tighter.
+pub const MAX_YAML_NODES: usize = 50_000;
+/// Parser events, aliases and replayed alias events are bounded for the same reason.
+pub const MAX_YAML_EVENTS: usize = 200_000;
+pub const MAX_YAML_ALIASES: usize = 1_000;
+pub const MAX_YAML_REPLAYED_EVENTS: usize = 50_000;
+
 fn yaml_options() -> serde_saphyr::Options {
-    // The default budget bounds events, depth, anchors and aliases (YAML bombs).
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_YAML_NODES;
+    budget.max_events = MAX_YAML_EVENTS;
+    budget.max_aliases = MAX_YAML_ALIASES;
     let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = MAX_YAML_REPLAYED_EVENTS;
     options.with_snippet = false;
     options
 }
@@ -143,7 +156,10 @@ fn yaml_message(text: &str) -> String {
         Some(i) => &text[..i],
         None => text,
     };
-    match text.strip_prefix("budget breached: ") {
+    let budget = text
+        .strip_prefix("budget breached: ")
+        .or_else(|| text.strip_prefix("alias replay limit exceeded: "));
+    match budget {
         Some(what) => format!(
             "the YAML expands past the parser's budget ({what}); remove deep aliases or nesting"
         ),
