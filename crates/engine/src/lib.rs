@@ -16,6 +16,7 @@ mod background;
 pub mod catalog;
 pub mod console;
 pub mod crash;
+pub mod demo;
 mod driver;
 mod error;
 pub mod operator;
