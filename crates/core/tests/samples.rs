@@ -105,3 +105,12 @@ fn running_values_that_differ_are_a_warning_listing_the_keys() {
         "the configuration in the file differs from the configuration running now (old.key, scheduler.port); continuing the upgrade will use the new configuration file"
     );
 }
+
+#[test]
+fn debug_output_never_shows_configuration_values() {
+    let bundle = bundle::read(&sample_bytes("1.1.0.yaml"), "1.1.0.yaml").unwrap();
+    for text in [format!("{bundle:?}"), format!("{:?}", bundle.manifest())] {
+        assert!(!text.contains("sample-metadata.db"), "{text}");
+    }
+    assert!(format!("{:?}", bundle.manifest()).contains("metadb.url"));
+}

@@ -17,7 +17,8 @@ pub type ConfigValue = serde_json::Value;
 /// Configuration values by dotted key (`metadb.url`).
 pub type ConfigValues = BTreeMap<String, ConfigValue>;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` prints the configuration keys only: values may be secrets.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Always `changeover/v1`.
@@ -43,6 +44,24 @@ pub struct Manifest {
     pub hooks: Hooks,
     #[serde(default)]
     pub verification: Verification,
+}
+
+impl std::fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manifest")
+            .field("format", &self.format)
+            .field("platform", &self.platform)
+            .field("version", &self.version)
+            .field("compatibility", &self.compatibility)
+            .field("template", &self.template)
+            .field("config_keys", &self.config.keys().collect::<Vec<_>>())
+            .field("applications", &self.applications)
+            .field("databases", &self.databases)
+            .field("data_updates", &self.data_updates)
+            .field("hooks", &self.hooks)
+            .field("verification", &self.verification)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
