@@ -354,3 +354,32 @@ fn running_values_are_compared_with_values_yaml() {
         "the configuration in the file differs from the configuration running now (metadb.url); continuing the upgrade will use the new configuration file"
     );
 }
+
+#[test]
+fn entry_level_format_and_encoding_errors_name_the_entry() {
+    let m = String::from_utf8(manifest())
+        .unwrap()
+        .replace("changeover/v1", "changeover/v9");
+    let bytes = zip_of(&[("bundle.yaml", m.as_bytes())]);
+    assert_eq!(
+        read_err(&bytes),
+        r#"bundle "bundle.zip" entry "bundle.yaml": unsupported format "changeover/v9"; this changeover reads "changeover/v1""#
+    );
+    let bytes = zip_of(&[
+        ("bundle.yaml", &manifest()),
+        ("overlays/prod.yaml", b"a: \xff\n"),
+    ]);
+    assert_eq!(
+        read_err(&bytes),
+        r#"bundle "bundle.zip" entry "overlays/prod.yaml": not valid UTF-8 text; save it as UTF-8"#
+    );
+    let huge = vec![b'#'; bundle::MAX_BUNDLE_BYTES + 1];
+    assert_eq!(
+        bundle::read(&huge, "huge.yaml").unwrap_err().to_string(),
+        format!(
+            r#"bundle "huge.yaml" is {} bytes; at most {} are accepted"#,
+            bundle::MAX_BUNDLE_BYTES + 1,
+            bundle::MAX_BUNDLE_BYTES
+        )
+    );
+}
