@@ -69,3 +69,17 @@ proptest! {
         let _ = s.parse::<Version>();
     }
 }
+
+#[test]
+fn unquoted_yaml_versions_stay_text() {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        a: Version,
+        b: Version,
+        c: Version,
+    }
+    let doc: Doc = serde_saphyr::from_str("a: 1.10\nb: 5\nc: V5.1.2.04\n").unwrap();
+    assert_eq!(doc.a.to_string(), "1.10", "not the float 1.1");
+    assert_eq!(doc.b.to_string(), "5");
+    assert_eq!(doc.c.to_string(), "5.1.2.04");
+}
