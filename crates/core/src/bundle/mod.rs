@@ -21,9 +21,12 @@ pub use archive::{
 pub use digest::{md5_hex, sha256_hex};
 pub use error::BundleError;
 pub use manifest::*;
-pub use placeholder::{PLACEHOLDERS, Placeholder};
-pub use read::{MAX_BUNDLE_BYTES, read};
-pub use structure::check_structure;
+pub use placeholder::{PLACEHOLDERS, Placeholder, scan as scan_placeholders};
+pub use read::{
+    MAX_BUNDLE_BYTES, MAX_YAML_ALIASES, MAX_YAML_EVENTS, MAX_YAML_NODES, MAX_YAML_REPLAYED_EVENTS,
+    read,
+};
+pub use structure::{HOOK_METHODS, STACK_DUMP_SIGNALS, check_structure};
 pub use validate::{Issue, ValidationContext, ValidationReport};
 
 /// Whether a bundle came as one YAML file or as a ZIP archive.
