@@ -1,6 +1,7 @@
 //! Integration tests of changeover-server: real HTTP servers on 127.0.0.1 port 0, real
 //! stores (a fresh SQLite file or PostgreSQL database per test).
 
+mod api;
 mod fixtures;
 mod gateway;
 mod users;

@@ -1,0 +1,185 @@
+//! The HTTP API: every endpoint refuses anonymous and under-privileged callers; login,
+//! records and the audit log over real HTTP.
+
+use changeover_server::api::Api;
+use changeover_server::api::endpoints::{Access, endpoints, openapi_document};
+use changeover_server::auth::{self, Actor, Role, Secret};
+use changeover_store::Engine;
+use changeover_store::test_utils::TestLocation;
+use reqwest::StatusCode;
+
+use crate::fixtures::{record, row};
+
+async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
+    let location = TestLocation::new(engine).await;
+    let store = location.open().await;
+    let cli = Actor {
+        name: "setup",
+        peer: "cli",
+    };
+    let password = Secret::new("a long enough password");
+    for (name, role) in [
+        ("ada", Role::Admin),
+        ("otto", Role::Operator),
+        ("vera", Role::Viewer),
+    ] {
+        auth::add_user(&store, &cli, name, role, &password).await?;
+    }
+    let mut tokens = std::collections::HashMap::new();
+    for name in ["ada", "otto", "vera"] {
+        tokens.insert(name, auth::issue_token(&store, &cli, name, "test").await?);
+    }
+    store
+        .upgrades()
+        .insert(&row(&record("up-7", false)?)?)
+        .await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(Api::new(store.clone()).serve(listener));
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("http://{addr}{}", path.replace("{id}", "up-7"));
+
+    let all = endpoints();
+    assert!(all.iter().filter(|e| e.access != Access::Public).count() >= 6);
+    for e in &all {
+        let Access::Role(needed) = e.access else {
+            continue;
+        };
+        let send = |token: Option<&str>| {
+            let mut req = http.request(e.method.clone(), url(e.path));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send()
+        };
+        let resp = send(None).await?;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "{} {} without a token",
+            e.method,
+            e.path
+        );
+        let body: serde_json::Value = resp.json().await?;
+        assert_eq!(body["code"], "unauthenticated");
+        let resp = send(Some("cho_forged")).await?;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "{} {} with a forged token",
+            e.method,
+            e.path
+        );
+        for (name, role) in [
+            ("vera", Role::Viewer),
+            ("otto", Role::Operator),
+            ("ada", Role::Admin),
+        ] {
+            let resp = send(Some(tokens[name].expose())).await?;
+            if role.allows(needed) {
+                assert_eq!(
+                    resp.status(),
+                    StatusCode::OK,
+                    "{} {} as {role}",
+                    e.method,
+                    e.path
+                );
+            } else {
+                assert_eq!(
+                    resp.status(),
+                    StatusCode::FORBIDDEN,
+                    "{} {} as {role}",
+                    e.method,
+                    e.path
+                );
+                let body: serde_json::Value = resp.json().await?;
+                assert_eq!(body["code"], "forbidden");
+            }
+        }
+    }
+
+    // Every endpoint is described in the OpenAPI document, served at /openapi.json.
+    let doc: serde_json::Value = http.get(url("/openapi.json")).send().await?.json().await?;
+    assert_eq!(doc, openapi_document());
+    for e in &all {
+        let op = &doc["paths"][e.path][e.method.as_str().to_ascii_lowercase()];
+        assert!(
+            op.is_object(),
+            "{} {} missing from openapi.json",
+            e.method,
+            e.path
+        );
+    }
+
+    // Login: a wrong password is 401 with a stable code and nothing internal.
+    let resp = http
+        .post(url("/api/v1/login"))
+        .json(&serde_json::json!({"name": "ada", "password": "wrong wrong wrong"}))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = resp.json().await?;
+    assert_eq!(
+        body,
+        serde_json::json!({"code": "bad_credentials", "message": "wrong user name or password"})
+    );
+    let resp = http
+        .post(url("/api/v1/login"))
+        .json(&serde_json::json!({"name": "ada", "password": password.expose()}))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await?;
+    let session = body["token"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(body["role"], "admin");
+
+    let rec: serde_json::Value = http
+        .get(url("/api/v1/upgrades/{id}"))
+        .bearer_auth(&session)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(rec["id"], "up-7");
+    let resp = http
+        .get(url("/api/v1/upgrades/none"))
+        .bearer_auth(&session)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.json::<serde_json::Value>().await?["code"], "not_found");
+
+    // The audit log has the refused requests and the logins, with the peer address.
+    let log: Vec<serde_json::Value> = http
+        .get(url("/api/v1/audit?limit=500"))
+        .bearer_auth(&session)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(log.iter().any(|e| e["action"] == "login"
+        && e["outcome"] == "refused"
+        && e["peer"].as_str().unwrap_or("").starts_with("127.0.0.1:")));
+    assert!(log.iter().any(|e| e["action"] == "request"
+        && e["actor"] == "vera"
+        && e["target"] == "GET /api/v1/audit"));
+    let text = serde_json::to_string(&log)?;
+    assert!(
+        !text.contains(password.expose()) && !text.contains(&session),
+        "a secret reached the audit log"
+    );
+    server.abort();
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn api_refuses_and_serves_sqlite() -> anyhow::Result<()> {
+    api_refuses_and_serves(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn api_refuses_and_serves_postgres() -> anyhow::Result<()> {
+    api_refuses_and_serves(Engine::Postgres).await
+}
