@@ -81,6 +81,10 @@ commands! {
     Backup => backup,
     Upgrade => upgrade,
     Demo => demo,
+    Serve => serve,
+    Gateway => gateway,
+    User => user,
+    Audit => audit,
     Migrate => migrate,
 }
 

@@ -1,10 +1,14 @@
 //! One module per command group; each has `Args` and `run(args, ctx)`.
 
+pub mod audit;
 pub mod backup;
 pub mod demo;
+pub mod gateway;
 pub mod migrate;
 pub mod platform;
+pub mod serve;
 pub mod upgrade;
+pub mod user;
 pub mod version;
 
 /// A platform name: 1–64 of letters, digits, `-`, `_`, `.`.

@@ -1,0 +1,51 @@
+//! `changeover audit`: the audit log, newest first.
+
+use clap::Args as ClapArgs;
+
+use crate::context::Context;
+use crate::output;
+
+#[derive(Debug, ClapArgs)]
+#[command(
+    about = "Show the audit log (who changed what, when, from where)",
+    long_about = "Show the audit log (who changed what, when, from where).\n\nEvery change through the CLI or the API is logged with its actor, peer address and outcome.",
+    after_help = "Examples:\n  changeover audit\n  changeover audit --limit 500 --json"
+)]
+pub struct Args {
+    /// How many entries, newest first
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let store = ctx.store().await?;
+    let entries = store.audit().recent(args.limit).await?;
+    if ctx.json {
+        return output::json(&entries);
+    }
+    if entries.is_empty() {
+        println!("the audit log is empty");
+        return Ok(());
+    }
+    let rows = entries.iter().map(|e| {
+        vec![
+            output::when(e.at),
+            e.actor.clone(),
+            e.action.clone(),
+            e.target.clone(),
+            e.peer.clone(),
+            e.outcome.clone(),
+            e.detail.clone(),
+        ]
+    });
+    println!(
+        "{}",
+        output::table(
+            &[
+                "at", "actor", "action", "target", "from", "outcome", "detail"
+            ],
+            rows
+        )
+    );
+    Ok(())
+}
