@@ -4,4 +4,5 @@
 mod api;
 mod fixtures;
 mod gateway;
+mod rolling;
 mod users;
