@@ -86,6 +86,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             handler: || get(handlers::users),
         },
         Endpoint {
+            method: Method::POST,
+            path: "/api/v1/users",
+            access: R(Role::Admin),
+            summary: "add a user: {name, role, password} (audited)",
+            handler: || post(handlers::add_user),
+        },
+        Endpoint {
             method: Method::GET,
             path: "/api/v1/audit",
             access: R(Role::Admin),

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,27 @@ use serde::{Deserialize, Serialize};
 use super::Api;
 use super::error::ApiError;
 use crate::auth::{self, Caller, Secret};
+
+/// A malformed body or query as an API error (400 `bad_request`) instead of axum's text.
+fn bad_json<T>(given: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    given.map(|Json(v)| v).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the request body is not valid: {}", e.body_text()),
+        )
+    })
+}
+
+fn bad_query<T>(given: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    given.map(|Query(v)| v).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the query string is not valid: {}", e.body_text()),
+        )
+    })
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,8 +50,9 @@ pub struct LoginResponse {
 pub async fn login(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(body): Json<LoginRequest>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<LoginResponse>, ApiError> {
+    let body = bad_json(body)?;
     let password = Secret::new(body.password);
     let (who, token) = auth::login(&api.store, &peer.to_string(), &body.name, &password).await?;
     Ok(Json(LoginResponse {
@@ -51,8 +74,9 @@ pub struct VersionsQuery {
 
 pub async fn versions(
     State(api): State<Api>,
-    Query(q): Query<VersionsQuery>,
+    q: Result<Query<VersionsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<changeover_store::CatalogEntry>>, ApiError> {
+    let q = bad_query(q)?;
     Ok(Json(api.store.catalog().list(q.platform.as_deref()).await?))
 }
 
@@ -113,8 +137,9 @@ pub struct AuditQuery {
 
 pub async fn audit(
     State(api): State<Api>,
-    Query(q): Query<AuditQuery>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Vec<changeover_store::audit::AuditEntry>>, ApiError> {
+    let q = bad_query(q)?;
     let limit = q.limit.unwrap_or(100).min(MAX_AUDIT_LIMIT);
     Ok(Json(api.store.audit().recent(limit).await?))
 }
@@ -136,5 +161,53 @@ pub async fn users(State(api): State<Api>) -> Result<Json<Vec<UserSummary>>, Api
                 created_at: changeover_store::time::to_db(u.created_at),
             })
             .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    name: String,
+    role: String,
+    password: String,
+}
+
+/// Adds a user (admin; audited with the caller and peer address).
+pub async fn add_user(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<NewUser>, JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<UserSummary>), ApiError> {
+    let body = bad_json(body)?;
+    let role: auth::Role = body.role.parse().map_err(|e: String| {
+        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", e)
+    })?;
+    let peer = peer.to_string();
+    let actor = auth::Actor {
+        name: &caller.name,
+        peer: &peer,
+    };
+    auth::add_user(
+        &api.store,
+        &actor,
+        &body.name,
+        role,
+        &Secret::new(body.password),
+    )
+    .await?;
+    let user = api
+        .store
+        .users()
+        .get(&body.name)
+        .await?
+        .ok_or_else(|| ApiError::internal("a user just added is missing"))?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(UserSummary {
+            name: user.name,
+            role: user.role,
+            created_at: changeover_store::time::to_db(user.created_at),
+        }),
     ))
 }
