@@ -148,6 +148,23 @@ pub async fn audit(
     }
 }
 
+/// Audits the outcome of an operation: `ok`, or `refused` with the error's sentence (errors
+/// never carry secrets).
+async fn audit_result<T>(
+    store: &Store,
+    actor: &Actor<'_>,
+    action: &str,
+    target: &str,
+    result: &Result<T, AuthError>,
+) {
+    let detail = result.as_ref().err().map(ToString::to_string);
+    let outcome = match &detail {
+        None => Ok(()),
+        Some(d) => Err(d.as_str()),
+    };
+    audit(store, actor, action, target, outcome).await;
+}
+
 /// Adds a user (audited).
 pub async fn add_user(
     store: &Store,
@@ -163,16 +180,12 @@ pub async fn add_user(
         Ok(())
     }
     .await;
-    let detail = result.as_ref().err().map(ToString::to_string);
-    audit(
+    audit_result(
         store,
         actor,
         &format!("user.add role={role}"),
         name,
-        result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|_| detail.as_deref().unwrap_or("")),
+        &result,
     )
     .await;
     result
@@ -191,18 +204,7 @@ pub async fn set_password(
         Ok(())
     }
     .await;
-    let detail = result.as_ref().err().map(ToString::to_string);
-    audit(
-        store,
-        actor,
-        "user.passwd",
-        name,
-        result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|_| detail.as_deref().unwrap_or("")),
-    )
-    .await;
+    audit_result(store, actor, "user.passwd", name, &result).await;
     result
 }
 
@@ -219,18 +221,7 @@ pub async fn issue_token(
         .add_token(name, &token_digest(&token), label)
         .await
         .map_err(AuthError::from);
-    let detail = result.as_ref().err().map(ToString::to_string);
-    audit(
-        store,
-        actor,
-        "user.token",
-        name,
-        result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|_| detail.as_deref().unwrap_or("")),
-    )
-    .await;
+    audit_result(store, actor, "user.token", name, &result).await;
     result.map(|()| token)
 }
 
