@@ -153,6 +153,15 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(resp.json::<serde_json::Value>().await?["code"], "not_found");
 
+    let m: serde_json::Value = http
+        .get(url("/api/v1/maintenance"))
+        .bearer_auth(&session)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(m["on"], false, "{m}");
+
     // An admin adds a user over HTTP; a bad role is a 400 with a stable code.
     let resp = http
         .post(url("/api/v1/users"))

@@ -80,6 +80,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             method: Method::GET,
+            path: "/api/v1/maintenance",
+            access: R(Role::Viewer),
+            summary: "whether maintenance mode is on, with the announcement",
+            handler: || get(handlers::maintenance),
+        },
+        Endpoint {
+            method: Method::GET,
             path: "/api/v1/users",
             access: R(Role::Admin),
             summary: "users and their roles",

@@ -211,3 +211,13 @@ pub async fn add_user(
         }),
     ))
 }
+
+/// Whether the platform is in maintenance mode, and the announcement.
+pub async fn maintenance(
+    State(api): State<Api>,
+) -> Result<Json<crate::gateway::Maintenance>, ApiError> {
+    crate::gateway::maintenance::read(&api.store)
+        .await
+        .map(Json)
+        .map_err(ApiError::internal)
+}

@@ -20,7 +20,7 @@ use changeover_store::Store;
 pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
 
 /// The maintenance state the gateway acts on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Maintenance {
     pub on: bool,
     /// The upgrade that put the platform into maintenance.
@@ -73,7 +73,8 @@ impl MaintenanceWatch {
     }
 }
 
-async fn read(store: &Store) -> Result<Maintenance, String> {
+/// Reads the maintenance state from the store once.
+pub async fn read(store: &Store) -> Result<Maintenance, String> {
     let Some(row) = store.upgrades().active().await.map_err(|e| e.to_string())? else {
         return Ok(Maintenance::default());
     };
