@@ -41,8 +41,19 @@ fn step(title: &str) {
     println!("\n== {title} ==");
 }
 
-/// Runs the demo; the error says what failed and what to do.
-pub async fn run(opts: DemoOptions) -> Result<(), String> {
+/// A sample platform started at 1.0.0 with running workflows, and a console over it.
+pub struct Started {
+    pub console: Console,
+    pub driver: ProcessDriver,
+    pub client: ContractClient,
+    pub settings: PlatformSettings,
+    pub store_path: PathBuf,
+    pub from: crate::setup::Resolved,
+}
+
+/// Starts the sample platform 1.0.0 in `opts.work_dir` (recreated) with three workflows
+/// whose tasks sleep `task_secs`, and waits until one runs.
+pub async fn start_platform(opts: &DemoOptions, task_secs: u32) -> Result<Started, String> {
     for bin in SAMPLE_BINARIES {
         if !opts.bin_dir.join(bin).is_file() {
             return Err(format!(
@@ -95,13 +106,10 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
                 "add",
                 &format!("daily-load-{i}"),
             ])
+            .args(["--cron", "*/3 * * * * *", "--tenant", tenant])
             .args([
-                "--cron",
-                "*/3 * * * * *",
-                "--tenant",
-                tenant,
                 "--task",
-                "sleep 2",
+                &format!("sleep {task_secs}"),
                 "--task",
                 "echo loaded",
             ])
@@ -155,6 +163,28 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         progress: true,
         json: false,
     };
+    Ok(Started {
+        console,
+        driver,
+        client,
+        settings,
+        store_path,
+        from,
+    })
+}
+
+/// Runs the demo; the error says what failed and what to do.
+pub async fn run(opts: DemoOptions) -> Result<(), String> {
+    let Started {
+        console,
+        driver,
+        settings,
+        store_path,
+        from,
+        ..
+    } = start_platform(&opts, 2).await?;
+    let data_dir = settings.data_dir.clone();
+
     let upgrade = |to: &str, mode: ModeArg| UpgradeCommand::Start {
         to: to.to_owned(),
         mode,
