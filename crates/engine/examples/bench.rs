@@ -12,7 +12,6 @@ use changeover_drivers::SchedulerAdapter;
 use changeover_drivers::scheduler::{InstanceStatus, StatisticsQuery};
 use changeover_engine::console::{ModeArg, UpgradeCommand};
 use changeover_engine::demo::{DemoOptions, start_platform};
-use changeover_engine::port::RecordStore;
 use changeover_engine::upgrade::metrics::Durations;
 
 #[tokio::main]
