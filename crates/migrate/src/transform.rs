@@ -298,10 +298,14 @@ fn write_definition(
             None => 1,
         };
         if previous.is_none_or(|p| p.hash != hash) {
-            batch.writes.push(Write::Delete {
-                table: rows::TASK,
-                key: key("code", *code),
-            });
+            // A task never written has no row to replace (skipping the delete keeps a
+            // snapshot linear: `code` is not indexed in 3.2's task table).
+            if previous.is_some() {
+                batch.writes.push(Write::Delete {
+                    table: rows::TASK,
+                    key: key("code", *code),
+                });
+            }
             batch
                 .writes
                 .extend(def.task_writes(*code, task_version, content));
@@ -324,15 +328,19 @@ fn write_definition(
             });
         }
     }
-    batch.writes.push(Write::Delete {
-        table: rows::DEFINITION,
-        key: key("code", entry.code),
-    });
+    if entry.version > 0 {
+        batch.writes.push(Write::Delete {
+            table: rows::DEFINITION,
+            key: key("code", entry.code),
+        });
+    }
     batch.writes.extend(def.writes());
-    batch.writes.push(Write::Delete {
-        table: rows::RELATION,
-        key: key("process_definition_code", entry.code),
-    });
+    if entry.version > 0 {
+        batch.writes.push(Write::Delete {
+            table: rows::RELATION,
+            key: key("process_definition_code", entry.code),
+        });
+    }
     let versioned = |id: &str| next.get(id).map_or((0, 0), |t| (t.code, t.version));
     for (pre, post) in &split.edges {
         let pre = pre.as_deref().map_or((0, 0), versioned);
