@@ -23,6 +23,9 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum UserCommand {
     /// Add a user with a role
+    #[command(
+        after_help = "Examples:\n  changeover user add alice --role admin\n  printf '%s\\n' \"$PASSWORD\" | changeover user add ci-bot --role operator --password-stdin"
+    )]
     Add {
         name: String,
         /// viewer, operator or admin
@@ -33,12 +36,14 @@ enum UserCommand {
         password_stdin: bool,
     },
     /// Change a user's password
+    #[command(after_help = "Examples:\n  changeover user passwd alice")]
     Passwd {
         name: String,
         #[arg(long)]
         password_stdin: bool,
     },
     /// Issue an API token (shown once; only its SHA-256 is stored)
+    #[command(after_help = "Examples:\n  changeover user token ci-bot --label nightly-pipeline")]
     Token {
         name: String,
         /// A label to recognise the token by
@@ -46,6 +51,7 @@ enum UserCommand {
         label: String,
     },
     /// List users and roles
+    #[command(after_help = "Examples:\n  changeover user list\n  changeover --json user list")]
     List,
 }
 

@@ -58,6 +58,9 @@ pub enum DataUpdateAction {
 #[derive(Debug, Clone, Subcommand)]
 pub enum UpgradeCommand {
     /// Choose the target version and mode; enter maintenance mode and run the steps.
+    #[command(
+        after_help = "Examples:\n  changeover upgrade start --to 1.1.0 --mode partial --accept-risk --estimated-completion \"2026-11-24 02:00\" --contact-email ops@example.com --contact-phone \"+1 555 0100\"\n  changeover upgrade start --to 1.0.1 --mode zero --accept-risk\n  changeover upgrade start --to 1.1.0 --mode full --save-only"
+    )]
     Start {
         /// Target version (a bundle of it must be in the catalog).
         #[arg(long)]
@@ -83,28 +86,43 @@ pub enum UpgradeCommand {
         yes: bool,
     },
     /// Where the current (or latest) upgrade stands.
+    #[command(
+        after_help = "Examples:\n  changeover upgrade status\n  changeover --json upgrade status"
+    )]
     Status,
     /// Run the current step, or move past a done one; after the last, complete.
+    #[command(after_help = "Examples:\n  changeover upgrade next")]
     Next,
     /// Run a failed step again.
+    #[command(after_help = "Examples:\n  changeover upgrade retry")]
     Retry,
     /// Skip the current step where allowed (backup, hooks, verification).
+    #[command(after_help = "Examples:\n  changeover upgrade skip --accept-risk")]
     Skip {
         #[arg(long)]
         accept_risk: bool,
     },
     /// End the upgrade before downtime: dispatch resumed, maintenance exited.
+    #[command(
+        after_help = "Examples:\n  changeover upgrade terminate\n  changeover upgrade terminate --rerun"
+    )]
     Terminate {
         /// Re-run the instances force-terminated by this upgrade.
         #[arg(long)]
         rerun: bool,
     },
     /// End the upgrade at any step, marked succeeded or failed; nothing is undone.
+    #[command(
+        after_help = "Examples:\n  changeover upgrade force-terminate --mark failed\n  changeover upgrade force-terminate --mark succeeded"
+    )]
     ForceTerminate {
         #[arg(long, value_enum)]
         mark: MarkArg,
     },
     /// Terminate or re-run task instances (IDS, or --all).
+    #[command(
+        after_help = "Examples:\n  changeover upgrade tasks terminate --all\n  changeover upgrade tasks terminate 41 42\n  changeover upgrade tasks rerun --all"
+    )]
     Tasks {
         #[arg(value_enum)]
         action: TaskAction,
@@ -113,6 +131,9 @@ pub enum UpgradeCommand {
         all: bool,
     },
     /// Run, skip or stop data-update tasks (NAMES, or --all).
+    #[command(
+        after_help = "Examples:\n  changeover upgrade data-update run --all\n  changeover upgrade data-update skip refresh_stats\n  changeover upgrade data-update stop backfill_owner"
+    )]
     DataUpdate {
         #[arg(value_enum)]
         action: DataUpdateAction,
@@ -121,11 +142,17 @@ pub enum UpgradeCommand {
         all: bool,
     },
     /// Every upgrade record, newest first.
+    #[command(
+        after_help = "Examples:\n  changeover upgrade records\n  changeover --json upgrade records"
+    )]
     Records,
     /// One upgrade record with its steps, items, durations and log.
+    #[command(after_help = "Examples:\n  changeover upgrade show upg-20261123-215612-7a1d")]
     Show { id: String },
     /// Verify the workload now (instance counts, failed today but succeeded yesterday).
+    #[command(after_help = "Examples:\n  changeover upgrade verify")]
     Verify,
     /// Stop the target, restore this upgrade's backups, start the previous version.
+    #[command(after_help = "Examples:\n  changeover upgrade rollback upg-20261123-215612-7a1d")]
     Rollback { id: String },
 }
