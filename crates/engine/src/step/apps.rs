@@ -141,7 +141,26 @@ pub(super) async fn start_previous(
 ) -> Result<StepOutcome, EngineError> {
     let from = r.from_version.clone();
     let failure = start_apps(e, r, StepKind::StartPrevious, &from, |a| a.always_on).await?;
-    Ok(failure.map_or(StepOutcome::Done, StepOutcome::Failed))
+    if let Some(failure) = failure {
+        return Ok(StepOutcome::Failed(failure));
+    }
+    // the restored backup was taken with dispatch paused: restore the toggles recorded
+    // on pausing, or the previous version comes back with scheduling off
+    for t in r.paused_toggles.clone().unwrap_or_default() {
+        let scheduling = t.scheduling.then_some(true);
+        if let Err(err) = e
+            .platform
+            .scheduler
+            .set_toggles(&t.environment, scheduling, Some(t.execution))
+            .await
+        {
+            return Ok(StepOutcome::Failed(format!(
+                "restoring the dispatch toggles of `{}` failed: {err}; retry with `changeover upgrade retry`",
+                t.environment
+            )));
+        }
+    }
+    Ok(StepOutcome::Done)
 }
 
 async fn start_apps(

@@ -56,6 +56,8 @@ pub struct Platform {
     pub driver: Arc<ProcessDriver>,
     pub client: ContractClient,
     pub console: Console,
+    /// The ports the applications listen on, by application name.
+    pub ports: std::collections::BTreeMap<String, u16>,
 }
 
 impl Drop for Platform {
@@ -132,7 +134,7 @@ impl Platform {
             .map(|(n, b)| (n.as_str(), b.as_slice()))
             .collect();
         let mut versions = BundleVersions::with_bundles("sample", settings.clone(), &refs).unwrap();
-        versions.ports = ports;
+        versions.ports = ports.clone();
         let from = versions.resolve("1.0.0").await.unwrap();
         let driver = Arc::new(ProcessDriver::open(settings.process_state_dir()).unwrap());
         for app in &from.applications {
@@ -160,6 +162,7 @@ impl Platform {
             driver,
             client,
             console,
+            ports,
         };
         if workflows > 0 {
             p.wait_running(1).await;
