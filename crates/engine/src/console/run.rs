@@ -77,7 +77,7 @@ pub struct Console {
     pub json: bool,
 }
 
-/// A fresh record id: `upg-YYYYMMDD-hhmmss-XXXX`.
+/// A fresh record id: `upg-YYYYMMDD-hhmmss-` and four hex digits.
 pub fn new_id() -> String {
     let t = now().to_string();
     let digits: String = t.chars().filter(char::is_ascii_digit).collect();
