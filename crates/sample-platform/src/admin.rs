@@ -3,7 +3,8 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::response::Html;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,8 +15,17 @@ use crate::scheduler::{Scheduler, cron_schedule};
 
 pub fn router() -> Router<Scheduler> {
     Router::new()
+        .route("/", get(console))
         .route("/admin/workflows", post(add_workflow))
         .route("/admin/workflows/{name}/trigger", post(trigger))
+}
+
+/// The platform's web console (a one-line page: what a gateway's console route points at).
+async fn console(State(scheduler): State<Scheduler>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><title>sample scheduler</title><h1>sample scheduler {}</h1>",
+        scheduler.version
+    ))
 }
 
 /// Checks a workflow definition, naming the first thing wrong.

@@ -208,3 +208,54 @@ async fn routes_switch_under_load_loses_no_request() -> anyhow::Result<()> {
     task.abort();
     Ok(())
 }
+
+/// The engine stops the console's application right after entering maintenance mode; a
+/// gateway whose poller has not seen that yet must still answer with the maintenance page,
+/// not a 502, when the console's upstream is gone.
+#[tokio::test]
+async fn a_failed_console_upstream_reads_maintenance_mode_again() -> anyhow::Result<()> {
+    use changeover_server::gateway::{Gateway, GatewayConfig, MaintenanceWatch};
+    let location = TestLocation::new(Engine::Sqlite).await;
+    let store = location.open().await;
+    // A port nothing listens on: the console application is stopped.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let config = GatewayConfig::parse(&format!(
+        "routes:\n  - {{prefix: /api/, kind: api, upstream: '{gone}'}}\n  - {{prefix: /, kind: console, upstream: '{gone}'}}\n"
+    ))
+    .map_err(anyhow::Error::msg)?;
+    let routes = config.validate().map_err(anyhow::Error::msg)?;
+    let gateway = Gateway::new(routes, None, MaintenanceWatch::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    // The poller reads the store once at start, then only after an hour.
+    let served = tokio::spawn(gateway.serve(
+        listener,
+        store.clone(),
+        std::time::Duration::from_secs(3600),
+    ));
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    // Not in maintenance: a stopped console is a gateway error.
+    let resp = http.get(format!("{base}/console")).send().await?;
+    assert_eq!(resp.status(), 502);
+
+    // Maintenance mode is entered; the poller has not read it.
+    store
+        .upgrades()
+        .insert(&row(&record("up-2", true)?)?)
+        .await?;
+    let resp = http.get(format!("{base}/console")).send().await?;
+    assert_eq!(resp.status(), 503);
+    let page = resp.text().await?;
+    assert!(page.contains("being upgraded"), "{page}");
+    assert!(page.contains("ops@example.com"), "{page}");
+    let resp = http.get(format!("{base}/api/v1/jobs")).send().await?;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await?["code"],
+        "maintenance"
+    );
+    served.abort();
+    store.close().await;
+    Ok(())
+}

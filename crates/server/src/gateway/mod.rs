@@ -62,6 +62,9 @@ struct Inner {
     state_dir: Option<PathBuf>,
     watch: MaintenanceWatch,
     client: proxy::HttpClient,
+    /// The store maintenance mode is read from, once [`Gateway::serve`] runs: read again
+    /// when a console or API upstream fails, see [`handle`].
+    store: std::sync::OnceLock<Store>,
 }
 
 impl Gateway {
@@ -74,6 +77,7 @@ impl Gateway {
                 state_dir,
                 watch,
                 client: proxy::client(),
+                store: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -93,6 +97,7 @@ impl Gateway {
         poll: Duration,
     ) -> Result<(), GatewayError> {
         self.inner.watch.refresh(&store).await;
+        let _ = self.inner.store.set(store.clone());
         let poller = self.inner.watch.spawn_poller(store, poll);
         let app = self.router();
         let served = axum::serve(
@@ -160,5 +165,26 @@ async fn handle(
             RouteKind::Dataservice => {}
         }
     }
-    proxy::forward(&gateway, route, peer, req).await
+    let response = proxy::forward(&gateway, route, peer, req).await;
+    // The engine stops the console's application right after it enters maintenance mode,
+    // which the poller may not have seen yet: when a console or API upstream fails, read
+    // the store again and answer as maintenance mode says, instead of a 502.
+    let upstream_failed = matches!(
+        response.status(),
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    );
+    if upstream_failed
+        && route.kind != RouteKind::Dataservice
+        && let Some(store) = gateway.inner.store.get()
+    {
+        gateway.inner.watch.refresh(store).await;
+        let maintenance = gateway.inner.watch.current();
+        if maintenance.on {
+            return match route.kind {
+                RouteKind::Api => page::api_unavailable(maintenance.announcement.as_ref()),
+                _ => page::console_page(maintenance.announcement.as_ref()),
+            };
+        }
+    }
+    response
 }
