@@ -5,4 +5,5 @@ mod api;
 mod fixtures;
 mod gateway;
 mod rolling;
+mod schemathesis;
 mod users;
