@@ -69,6 +69,7 @@ async fn schemathesis_finds_no_server_error() -> anyhow::Result<()> {
             "--header",
             &format!("Authorization: Bearer {}", token.expose()),
         ])
+        .current_dir(reports.path())
         .arg("--report-dir")
         .arg(reports.path())
         .env("SCHEMATHESIS_HOOKS", "")
