@@ -44,6 +44,54 @@ pub struct Manifest {
     pub hooks: Hooks,
     #[serde(default)]
     pub verification: Verification,
+    /// Which adapter drives the platform's scheduler (default: the changeover contract).
+    #[serde(default)]
+    pub scheduler: SchedulerSection,
+}
+
+/// The scheduler adapter of a platform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulerKind {
+    /// The changeover scheduler contract (`docs/scheduler-contract.openapi.yaml`) at the
+    /// runtime settings' contract URL.
+    #[default]
+    Contract,
+    /// Apache Airflow's REST API (2.x `/api/v1`, 3.x `/api/v2`).
+    Airflow,
+}
+
+/// `scheduler:` — how changeover reaches the platform's scheduler.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSection {
+    #[serde(default)]
+    pub adapter: SchedulerKind,
+    /// The scheduler's API address (Airflow: the webserver or api-server); placeholders
+    /// allowed. The contract adapter takes it from the runtime settings instead.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A `{config.KEY}` placeholder of a **secret** template item, never a literal.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `schema:` of a database — the platform's own schema tool instead of (or after) SQL
+/// migrations, run by the target version: e.g. `airflow db migrate`, checked with
+/// `airflow db check-migrations` before (reported) and after (must succeed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaCommand {
+    /// Program and arguments that bring the schema to the target version; idempotent.
+    pub run: Vec<String>,
+    /// Program and arguments that exit 0 when the schema is the target version's.
+    #[serde(default)]
+    pub check: Option<Vec<String>>,
+    /// Environment of both commands; values may hold placeholders.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Manifest {
@@ -60,6 +108,7 @@ impl std::fmt::Debug for Manifest {
             .field("data_updates", &self.data_updates)
             .field("hooks", &self.hooks)
             .field("verification", &self.verification)
+            .field("scheduler", &self.scheduler)
             .finish()
     }
 }
@@ -282,6 +331,9 @@ pub struct Database {
     /// Statements run before the backup to make it smaller.
     #[serde(default)]
     pub prune_before_backup: Vec<NamedSql>,
+    /// The platform's own schema tool, run after the SQL migrations (if any).
+    #[serde(default)]
+    pub schema: Option<SchemaCommand>,
 }
 
 /// One schema migration (Flyway-style: once applied, its SQL must never change).

@@ -256,6 +256,15 @@ pub fn check_structure(manifest: &Manifest) -> Vec<Issue> {
                 );
             }
         }
+        if let Some(schema) = &db.schema {
+            c.command(&format!("{path}.schema.run"), &schema.run, false);
+            if let Some(check) = &schema.check {
+                c.command(&format!("{path}.schema.check"), check, false);
+            }
+            for (name, value) in &schema.env {
+                c.placeholders(&format!("{path}.schema.env.{name}"), value, false);
+            }
+        }
         c.unique(
             &format!("{path}.prune_before_backup"),
             "prune step",
@@ -338,5 +347,78 @@ pub fn check_structure(manifest: &Manifest) -> Vec<Issue> {
             }
         }
     }
+    c.scheduler();
     c.issues
+}
+
+impl Checker<'_> {
+    /// `scheduler:`: the Airflow adapter needs an address, a user and a password that is a
+    /// secret configuration item (a literal password would be stored and shown).
+    fn scheduler(&mut self) {
+        let s = &self.manifest.scheduler;
+        let kind = s.adapter;
+        if kind == super::manifest::SchedulerKind::Contract {
+            for (field, value) in [
+                ("url", &s.url),
+                ("username", &s.username),
+                ("password", &s.password),
+            ] {
+                if value.is_some() {
+                    self.issue(
+                        format!("scheduler.{field}"),
+                        "the contract adapter takes its address from the runtime settings; remove this field or set adapter: airflow",
+                    );
+                }
+            }
+            return;
+        }
+        for (field, value) in [
+            ("url", &s.url),
+            ("username", &s.username),
+            ("password", &s.password),
+        ] {
+            match value {
+                None => self.issue(
+                    format!("scheduler.{field}"),
+                    format!("the airflow adapter needs scheduler.{field}"),
+                ),
+                Some(v) => self.placeholders(&format!("scheduler.{field}"), v, false),
+            }
+        }
+        if let Some(password) = &s.password {
+            let secret_key = match scan(password) {
+                Ok(found)
+                    if found.len() == 1
+                        && password.trim().starts_with('{')
+                        && password.trim().ends_with('}') =>
+                {
+                    match &found[0] {
+                        Placeholder::Config(key) => Some(key.clone()),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            match secret_key {
+                None => self.issue(
+                    "scheduler.password",
+                    "give the password as one {config.KEY} placeholder of a secret template item, never the password itself",
+                ),
+                Some(key) => {
+                    let secret = self
+                        .manifest
+                        .template
+                        .items
+                        .iter()
+                        .any(|i| i.key == key && i.secret);
+                    if !secret {
+                        self.issue(
+                            "scheduler.password",
+                            format!("template item {key:?} must be declared secret: true to hold a password"),
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
