@@ -114,3 +114,45 @@ fn debug_output_never_shows_configuration_values() {
     }
     assert!(format!("{:?}", bundle.manifest()).contains("metadb.url"));
 }
+
+#[test]
+fn the_airflow_bundles_read_and_validate_clean() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundles/airflow");
+    for (name, apps) in [("2.10.2.yaml", 2), ("2.11.2.yaml", 2), ("3.3.2.yaml", 3)] {
+        let bytes = std::fs::read(root.join(name)).unwrap();
+        let bundle = bundle::read(&bytes, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(bundle.platform(), "airflow");
+        let report = bundle.validate(&ValidationContext::default());
+        assert!(report.is_ok(), "{name}: {report:?}");
+        let m = bundle.manifest();
+        assert_eq!(m.scheduler.adapter, bundle::SchedulerKind::Airflow);
+        assert_eq!(m.applications.len(), apps, "{name}");
+        let schema = m.databases[0].schema.as_ref().expect("a schema command");
+        assert_eq!(schema.run[1..], ["db", "migrate"], "{name}");
+        // Secrets never in a command line: passwords only reach Airflow by environment.
+        for app in &m.applications {
+            assert!(
+                !app.command
+                    .iter()
+                    .any(|a| a.contains("password") || a.contains("sql_alchemy")),
+                "{name}: {app:?}"
+            );
+        }
+    }
+    // 2.10.2 -> 2.11.2 may be partial downtime; 2.11.2 -> 3.3.2 only full downtime.
+    let read = |name: &str| bundle::read(&std::fs::read(root.join(name)).unwrap(), name).unwrap();
+    let minor = compat::check(
+        &"2.10.2".parse().unwrap(),
+        &read("2.11.2.yaml").manifest().version,
+        &read("2.11.2.yaml").manifest().compatibility,
+    );
+    let major = compat::check(
+        &"2.11.2".parse().unwrap(),
+        &read("3.3.2.yaml").manifest().version,
+        &read("3.3.2.yaml").manifest().compatibility,
+    );
+    assert!(minor.allowed_modes().contains(&Mode::Partial), "{minor:?}");
+    assert!(!minor.allowed_modes().contains(&Mode::Zero), "{minor:?}");
+    assert!(major.allowed_modes().contains(&Mode::Full), "{major:?}");
+    assert!(!major.allowed_modes().contains(&Mode::Partial), "{major:?}");
+}

@@ -252,3 +252,41 @@ async fn unknown_applications_and_bad_specs_are_named() {
     assert!(matches!(err, ProcessError::Spawn { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/program"), "{err}");
 }
+
+/// A scheduler whose local executor runs tasks as child processes drains them on SIGTERM:
+/// with `stop_main_first` only the main process gets SIGTERM and the running child
+/// finishes its work; with the default, SIGTERM to the group interrupts it.
+#[tokio::test]
+async fn stop_main_first_lets_child_processes_finish() {
+    for (main_first, expect_done) in [(true, true), (false, false)] {
+        let harness = Harness::new();
+        let done = harness.state_dir().join(format!("done-{main_first}"));
+        // The child writes `done` after 1 s; the main process waits for it on SIGTERM.
+        let script = format!(
+            "(sleep 1; echo finished > '{}') & child=$!; trap 'wait $child; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
+            done.display()
+        );
+        let mut spec = shell_app("drainer", "1.0.0", &script, Probe::Alive);
+        spec.stop_main_first = main_first;
+        spec.stop_grace_ms = 10_000;
+        harness.driver().start(&spec).await.unwrap();
+        let report = harness.driver().stop("drainer").await.unwrap();
+        assert_eq!(
+            report.instances[0].1,
+            StopOutcome::Graceful,
+            "main_first={main_first}"
+        );
+        // Whatever was left of the group is gone either way.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            done.exists(),
+            expect_done,
+            "main_first={main_first}: the child's work {}",
+            if expect_done {
+                "was interrupted"
+            } else {
+                "was not interrupted by SIGTERM to the group"
+            }
+        );
+    }
+}

@@ -71,9 +71,33 @@ impl Versions for BundleVersions {
         self.platform.clone()
     }
 
+    /// Asked of the scheduler the bundles declare: the contract's `/health`, or Airflow's
+    /// version endpoint when the platform's bundles use the airflow adapter.
     async fn current(&self) -> Result<String, PortError> {
-        let client = ContractClient::new(&self.settings.contract_url)?;
-        Ok(client.health().await?.version)
+        let mut bundles: Vec<Bundle> = self.bundles.values().cloned().collect();
+        if bundles.is_empty()
+            && let Some(store) = &self.store
+        {
+            for entry in store.catalog().list(Some(&self.platform)).await? {
+                if let Ok(b) = self.bundle(&entry.version).await {
+                    bundles.push(b);
+                }
+            }
+        }
+        let airflow = bundles
+            .iter()
+            .rev()
+            .find(|b| b.manifest().scheduler.adapter == bundle::SchedulerKind::Airflow);
+        match airflow {
+            Some(b) => {
+                let resolved = resolve::resolve(b, &self.settings)?;
+                Ok(resolved.scheduler.current_version(&self.settings).await?)
+            }
+            None => {
+                let client = ContractClient::new(&self.settings.contract_url)?;
+                Ok(client.health().await?.version)
+            }
+        }
     }
 
     async fn resolve(&self, version: &str) -> Result<Resolved, PortError> {

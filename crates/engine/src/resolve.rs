@@ -9,10 +9,10 @@ use changeover_drivers::process::{AppSpec, HealthCheck, Probe};
 use changeover_metadb::{DataUpdateTask, DbTarget, Migration, PruneStatement, TaskKind};
 
 use crate::adapter::hooks::{HookAction, HookSpec};
-use crate::adapter::metadb::DatabaseSpec;
+use crate::adapter::metadb::{DatabaseSpec, SchemaSpec};
 use crate::placeholder::Placeholders;
 use crate::settings::PlatformSettings;
-use crate::setup::Resolved;
+use crate::setup::{Resolved, SchedulerSpec};
 use crate::upgrade::verify::VerdictRule;
 
 /// The configuration key of the metadata database URL, set from the runtime settings.
@@ -77,6 +77,28 @@ fn hook_spec(hook: &Hook, p: &Placeholders) -> Result<HookSpec, String> {
     })
 }
 
+fn scheduler_spec(
+    section: &bundle::SchedulerSection,
+    p: &Placeholders,
+) -> Result<SchedulerSpec, String> {
+    match section.adapter {
+        bundle::SchedulerKind::Contract => Ok(SchedulerSpec::Contract),
+        bundle::SchedulerKind::Airflow => {
+            let field = |value: &Option<String>, name: &str| -> Result<String, String> {
+                let text = value.as_deref().ok_or_else(|| {
+                    format!("scheduler.{name} is required for the airflow adapter")
+                })?;
+                p.expand(text, &format!("scheduler.{name}"))
+            };
+            Ok(SchedulerSpec::Airflow {
+                url: field(&section.url, "url")?,
+                username: field(&section.username, "username")?,
+                password: changeover_airflow::Password::new(field(&section.password, "password")?),
+            })
+        }
+    }
+}
+
 /// Resolves `bundle` for the platform described by `settings`.
 pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved, String> {
     let manifest = bundle.manifest();
@@ -120,6 +142,10 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
             bundle::Strategy::Rolling => Strategy::Rolling,
         };
         spec.always_on = app.always_on;
+        if let Some(ms) = app.stop_grace_ms {
+            spec.stop_grace_ms = ms;
+        }
+        spec.stop_main_first = app.stop_main_first;
         if let Some(signal) = &app.stack_dump_signal {
             spec.stack_dump_signal = signal.clone();
         }
@@ -159,12 +185,32 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let schema = db
+            .schema
+            .as_ref()
+            .map(|sc| -> Result<SchemaSpec, String> {
+                let what = format!("the schema command of {what}");
+                let argv = |v: &Vec<String>| -> Result<Vec<String>, String> {
+                    v.iter().map(|a| p.expand(a, &what)).collect()
+                };
+                Ok(SchemaSpec {
+                    run: argv(&sc.run)?,
+                    check: sc.check.as_ref().map(argv).transpose()?,
+                    env: sc
+                        .env
+                        .iter()
+                        .map(|(k, v)| Ok((k.clone(), p.expand(v, &what)?)))
+                        .collect::<Result<_, String>>()?,
+                })
+            })
+            .transpose()?;
         targets.insert(db.name.clone(), (target.clone(), engine));
         databases.push(DatabaseSpec {
             name: db.name.clone(),
             target,
             migrations,
             prune,
+            schema,
         });
     }
     let mut data_updates = Vec::new();
@@ -202,7 +248,9 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
             kind,
         });
     }
+    let scheduler = scheduler_spec(&manifest.scheduler, &p)?;
     Ok(Resolved {
+        scheduler,
         version,
         applications,
         databases,

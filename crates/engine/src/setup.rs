@@ -30,6 +30,78 @@ pub struct Resolved {
     pub before_hooks: Vec<HookSpec>,
     pub after_hooks: Vec<HookSpec>,
     pub rule: VerdictRule,
+    /// Which adapter drives the scheduler of this version.
+    pub scheduler: SchedulerSpec,
+}
+
+/// The scheduler adapter a version declares (`scheduler:` in its bundle).
+#[derive(Debug, Clone, Default)]
+pub enum SchedulerSpec {
+    /// The changeover contract at the settings' `contract_url`.
+    #[default]
+    Contract,
+    /// Apache Airflow's REST API.
+    Airflow {
+        url: String,
+        username: String,
+        password: changeover_airflow::Password,
+    },
+}
+
+impl SchedulerSpec {
+    /// The scheduler adapter for `settings`.
+    pub fn adapter(
+        &self,
+        settings: &PlatformSettings,
+    ) -> Result<Arc<dyn changeover_drivers::SchedulerAdapter>, String> {
+        Ok(match self {
+            SchedulerSpec::Contract => {
+                Arc::new(ContractClient::new(&settings.contract_url).map_err(|e| e.to_string())?)
+            }
+            SchedulerSpec::Airflow {
+                url,
+                username,
+                password,
+            } => Arc::new(crate::adapter::airflow::LazyAirflow::new(
+                self.airflow_config(settings, url, username, password),
+            )),
+        })
+    }
+
+    fn airflow_config(
+        &self,
+        settings: &PlatformSettings,
+        url: &str,
+        username: &str,
+        password: &changeover_airflow::Password,
+    ) -> changeover_airflow::AirflowConfig {
+        changeover_airflow::AirflowConfig {
+            base_url: url.to_owned(),
+            username: username.to_owned(),
+            password: password.clone(),
+            state_file: settings.data_dir.join("airflow-adapter.json"),
+        }
+    }
+
+    /// The version the platform's scheduler reports now.
+    pub async fn current_version(&self, settings: &PlatformSettings) -> Result<String, String> {
+        match self {
+            SchedulerSpec::Contract => {
+                let client =
+                    ContractClient::new(&settings.contract_url).map_err(|e| e.to_string())?;
+                Ok(client.health().await.map_err(|e| e.to_string())?.version)
+            }
+            SchedulerSpec::Airflow {
+                url,
+                username,
+                password,
+            } => crate::adapter::airflow::current_version(
+                self.airflow_config(settings, url, username, password),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        }
+    }
 }
 
 impl Resolved {
@@ -71,7 +143,7 @@ pub fn engine(
     records: Arc<dyn Records>,
 ) -> Result<Engine, String> {
     settings.validate()?;
-    let scheduler = ContractClient::new(&settings.contract_url).map_err(|e| e.to_string())?;
+    let scheduler = to.scheduler.adapter(settings)?;
     let driver = ProcessDriver::open(settings.process_state_dir()).map_err(|e| e.to_string())?;
     let applications = Processes {
         driver: Arc::new(driver),
@@ -93,7 +165,7 @@ pub fn engine(
     );
     Ok(Engine {
         platform: Platform {
-            scheduler: Arc::new(SchedulerPort(Arc::new(scheduler))),
+            scheduler: Arc::new(SchedulerPort(scheduler)),
             applications: Arc::new(applications),
             databases: Arc::new(databases),
             hooks: Arc::new(hooks),

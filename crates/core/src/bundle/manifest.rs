@@ -196,6 +196,13 @@ pub struct Application {
     /// Keeps serving through every mode (never stopped for downtime).
     #[serde(default)]
     pub always_on: bool,
+    /// How long a stop waits after SIGTERM before SIGKILL (default: the driver's).
+    #[serde(default)]
+    pub stop_grace_ms: Option<u64>,
+    /// SIGTERM to the main process only, so it drains its child processes (running tasks
+    /// of a local executor) before exiting; the group is killed after `stop_grace_ms`.
+    #[serde(default)]
+    pub stop_main_first: bool,
     /// Signal that makes the application print its threads' stacks, e.g. `SIGQUIT`.
     #[serde(default)]
     pub stack_dump_signal: Option<String>,
@@ -219,7 +226,9 @@ pub const DEFAULT_HEALTH_RETRIES: u32 = 60;
 /// Default pause between attempts.
 pub const DEFAULT_HEALTH_INTERVAL_MS: u64 = 250;
 
-/// How to tell an application is up: an HTTP GET of `http` answering 2xx, or a TCP connect.
+/// How to tell an application is up: an HTTP GET of `http` answering 2xx, a TCP connect,
+/// or (`process: true`, for a worker that listens on nothing) its process still running
+/// one interval after start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
@@ -229,6 +238,9 @@ pub struct HealthCheck {
     /// Connect to the application's port.
     #[serde(default)]
     pub tcp: bool,
+    /// The process is alive one interval after start (no port needed).
+    #[serde(default)]
+    pub process: bool,
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
     #[serde(default = "default_retries")]

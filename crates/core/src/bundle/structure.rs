@@ -101,16 +101,19 @@ impl Checker<'_> {
         }
         let health = &app.health;
         let hp = format!("{path}.health");
+        let kinds = usize::from(health.http.is_some())
+            + usize::from(health.tcp)
+            + usize::from(health.process);
         match (&health.http, health.tcp) {
-            (Some(_), true) => self.issue(&hp, "give either http or tcp, not both"),
-            (None, false) => self.issue(&hp, "give http: /path or tcp: true"),
+            _ if kinds > 1 => self.issue(&hp, "give one of http, tcp or process, not several"),
+            _ if kinds == 0 => self.issue(&hp, "give http: /path, tcp: true or process: true"),
             (Some(p), false) if !p.starts_with('/') => self.issue(
                 format!("{hp}.http"),
                 format!("{p:?} must be a path starting with /"),
             ),
             _ => {}
         }
-        if !has_port {
+        if !has_port && !health.process {
             self.issue(&hp, "a health check needs the application's port");
         }
         if health.timeout_ms == 0 {

@@ -218,6 +218,7 @@ pub(crate) fn spawn(
         started_at,
         health: spec.health.clone(),
         stop_grace_ms: spec.stop_grace_ms,
+        stop_main_first: spec.stop_main_first,
         stack_dump_signal: spec.stack_dump_signal.clone(),
         exit: None,
         stopped: false,
@@ -240,7 +241,8 @@ pub(crate) fn signal_main(
     })
 }
 
-/// Stops an instance: SIGTERM to its process group, SIGKILL after `grace`.
+/// Stops an instance: SIGTERM to its process group (or to its main process only when it
+/// drains its children, `stop_main_first`), SIGKILL to the group after `grace`.
 pub(crate) async fn stop(
     app: &str,
     children: &Children,
@@ -252,7 +254,11 @@ pub(crate) async fn stop(
         return StopOutcome::AlreadyEnded;
     }
     let group = Pid::from_raw(record.pid);
-    let _ = killpg(group, Signal::SIGTERM);
+    if record.stop_main_first {
+        let _ = kill(group, Signal::SIGTERM);
+    } else {
+        let _ = killpg(group, Signal::SIGTERM);
+    }
     let outcome = if wait_ended(children, record, grace).await {
         StopOutcome::Graceful
     } else {

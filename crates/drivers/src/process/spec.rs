@@ -104,6 +104,11 @@ pub struct AppSpec {
     pub stack_dump_signal: String,
     #[serde(default = "default_stop_grace_ms")]
     pub stop_grace_ms: u64,
+    /// Stop by sending SIGTERM to the main process only, so it can let its child processes
+    /// (e.g. the running tasks of a scheduler's local executor) finish; whatever is left of
+    /// the process group is killed after `stop_grace_ms`. Default: SIGTERM to the group.
+    #[serde(default)]
+    pub stop_main_first: bool,
     #[serde(default = "default_drain_ms")]
     pub drain_ms: u64,
 }
@@ -123,6 +128,7 @@ impl AppSpec {
             always_on: false,
             stack_dump_signal: DEFAULT_STACK_DUMP_SIGNAL.to_owned(),
             stop_grace_ms: DEFAULT_STOP_GRACE_MS,
+            stop_main_first: false,
             drain_ms: DEFAULT_DRAIN_MS,
         }
     }

@@ -32,6 +32,10 @@ pub(crate) struct InstanceRecord {
     /// secrets).
     pub health: HealthCheck,
     pub stop_grace_ms: u64,
+    /// SIGTERM goes to the main process only (it drains its children), see
+    /// [`AppSpec::stop_main_first`](super::AppSpec::stop_main_first).
+    #[serde(default)]
+    pub stop_main_first: bool,
     pub stack_dump_signal: String,
     /// Set when the driver saw the process end.
     #[serde(default)]

@@ -22,6 +22,65 @@ pub struct DatabaseSpec {
     /// The target version's migrations for this database's engine.
     pub migrations: Vec<Migration>,
     pub prune: Vec<PruneStatement>,
+    /// The platform's own schema tool, run after the migrations.
+    pub schema: Option<SchemaSpec>,
+}
+
+/// A schema command resolved from the bundle (`databases[].schema`).
+#[derive(Clone)]
+pub struct SchemaSpec {
+    pub run: Vec<String>,
+    pub check: Option<Vec<String>>,
+    /// May hold secrets (database URLs): never logged or shown.
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for SchemaSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaSpec")
+            .field("run", &self.run)
+            .field("check", &self.check)
+            .field("env_keys", &self.env.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The most output of a schema command kept in an error message.
+const OUTPUT_TAIL: usize = 2000;
+
+/// Runs one schema command; `Ok(Err(text))` when it ran and exited non-zero.
+async fn run_schema_command(
+    argv: &[String],
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<Result<String, String>, PortError> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| PortError::from("the schema command is empty".to_owned()))?;
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run the schema command {program}: {e}"))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let tail: String = {
+        let chars: Vec<char> = text.chars().collect();
+        chars[chars.len().saturating_sub(OUTPUT_TAIL)..]
+            .iter()
+            .collect()
+    };
+    Ok(if out.status.success() {
+        Ok(tail)
+    } else {
+        Err(format!(
+            "`{}` exited with {}: {}",
+            argv.join(" "),
+            out.status,
+            tail.trim()
+        ))
+    })
 }
 
 /// The platform's metadata databases.
@@ -126,6 +185,18 @@ impl Databases for Metadb {
     async fn dry_run(&self, database: &str) -> Result<(), PortError> {
         let spec = self.database(database)?;
         metadb::dry_run(&spec.target, &spec.migrations, &MigrateOptions::default()).await?;
+        if let Some(schema) = &spec.schema
+            && let Some(check) = &schema.check
+        {
+            // Before the upgrade the check is expected to report pending migrations; it
+            // must run (the target version's tool starts and reaches the database).
+            match run_schema_command(check, &schema.env).await? {
+                Ok(_) => tracing::info!(database, "schema check: nothing pending"),
+                Err(pending) => {
+                    tracing::info!(database, %pending, "schema check before the upgrade")
+                }
+            }
+        }
         Ok(())
     }
 
@@ -139,6 +210,17 @@ impl Databases for Metadb {
             already_applied = report.already_applied.len(),
             "migrations applied"
         );
+        if let Some(schema) = &spec.schema {
+            run_schema_command(&schema.run, &schema.env)
+                .await?
+                .map_err(|e| format!("the schema command of `{database}` failed: {e}"))?;
+            if let Some(check) = &schema.check {
+                run_schema_command(check, &schema.env).await?.map_err(|e| {
+                    format!("after the schema command, the check of `{database}` still fails: {e}")
+                })?;
+            }
+            tracing::info!(database, "schema command and check succeeded");
+        }
         Ok(())
     }
 

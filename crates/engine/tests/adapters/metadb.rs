@@ -12,6 +12,7 @@ async fn lifecycle(db: TestDb) {
     db.exec("INSERT INTO wf (id, name) VALUES (1, 'daily'), (2, 'hourly')");
     let data = tempfile::tempdir().unwrap();
     let spec = DatabaseSpec {
+        schema: None,
         name: "metadata".into(),
         target: db.target.clone(),
         migrations: vec![Migration::new(
