@@ -32,7 +32,7 @@ pub fn venv(version: &str) -> Result<PathBuf, String> {
 }
 
 /// The test DAGs: `changeover_long` (every minute, a task that sleeps `CHANGEOVER_SLEEP`
-/// seconds, default 300), `changeover_quick` (every minute, echo), and
+/// seconds, default [`Spec::task_sleep_secs`]), `changeover_quick` (every minute, echo), and
 /// `changeover_operator_paused` (paused on creation, as an operator would have it).
 pub const DAGS: &str = r#"
 import os
@@ -43,7 +43,7 @@ try:
 except ImportError:
     from airflow.operators.bash import BashOperator
 
-SLEEP = os.environ.get("CHANGEOVER_SLEEP", "300")
+SLEEP = os.environ.get("CHANGEOVER_SLEEP", "__SLEEP__")
 
 with DAG(dag_id="changeover_long", start_date=datetime(2026, 1, 1), schedule="* * * * *",
          catchup=False, max_active_runs=1, is_paused_upon_creation=False,
@@ -81,6 +81,8 @@ pub struct Spec {
     pub port: u16,
     pub username: String,
     pub password: String,
+    /// How long the `slow` task of `changeover_long` sleeps.
+    pub task_sleep_secs: u32,
 }
 
 impl Spec {
@@ -94,6 +96,7 @@ impl Spec {
             port,
             username: "admin".into(),
             password: "changeover-test-password".into(),
+            task_sleep_secs: 300,
         }
     }
 
@@ -234,6 +237,54 @@ pub async fn paused_dags(database: &str) -> Result<Vec<(String, bool)>, String> 
         .map_err(|e| format!("reading the dag table of {database}: {e}"))
 }
 
+/// The schema head Airflow recorded in `alembic_version`.
+pub async fn alembic_version(database: &str) -> Result<String, String> {
+    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .map_err(|e| format!("cannot connect to {database}: {e}"))?;
+    let (v,): (String,) = sqlx::query_as("SELECT version_num FROM alembic_version")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| format!("reading alembic_version of {database}: {e}"))?;
+    Ok(v)
+}
+
+/// `(state, try_number)` of one task instance, read from the `task_instance` table.
+pub async fn task_instance(
+    database: &str,
+    dag_id: &str,
+    run_id: &str,
+    task_id: &str,
+) -> Result<Option<(Option<String>, i32)>, String> {
+    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .map_err(|e| format!("cannot connect to {database}: {e}"))?;
+    sqlx::query_as(
+        "SELECT state, try_number FROM task_instance WHERE dag_id = $1 AND run_id = $2 AND task_id = $3",
+    )
+    .bind(dag_id)
+    .bind(run_id)
+    .bind(task_id)
+    .fetch_optional(&mut conn)
+    .await
+    .map_err(|e| format!("reading task_instance of {database}: {e}"))
+}
+
+/// `(run_id, state)` of every run of `dag_id`, oldest first.
+pub async fn dag_runs(database: &str, dag_id: &str) -> Result<Vec<(String, String)>, String> {
+    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .map_err(|e| format!("cannot connect to {database}: {e}"))?;
+    sqlx::query_as("SELECT run_id, state FROM dag_run WHERE dag_id = $1 ORDER BY id")
+        .bind(dag_id)
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| format!("reading dag_run of {database}: {e}"))
+}
+
 /// Drops `database` (best effort).
 pub async fn drop_database(database: &str) {
     if let Ok(mut conn) =
@@ -252,8 +303,11 @@ pub fn init(spec: &Spec) -> Result<(), String> {
     for dir in [&spec.home, &spec.dags] {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(spec.dags.join("changeover_dags.py"), DAGS)
-        .map_err(|e| format!("writing the test DAGs: {e}"))?;
+    std::fs::write(
+        spec.dags.join("changeover_dags.py"),
+        DAGS.replace("__SLEEP__", &spec.task_sleep_secs.to_string()),
+    )
+    .map_err(|e| format!("writing the test DAGs: {e}"))?;
     spec.cli(&["db", "migrate"])?;
     if spec.major() >= 3 {
         let file = spec.home.join("passwords.json");

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use changeover_core::compat::{self, CompatibilityRules};
 use changeover_core::version::Version;
-use changeover_drivers::ContractClient;
 
 use super::args::{DataUpdateAction, TaskAction, UpgradeCommand};
 use crate::adapter::drivers::SchedulerPort;
@@ -519,9 +518,22 @@ impl Console {
 
     /// The verification of the workload now.
     pub async fn verify_now(&self) -> Result<Report, ConsoleError> {
-        let client = ContractClient::new(&self.settings.contract_url)
-            .map_err(|e| ConsoleError::Refused(e.to_string()))?;
-        let scheduler = SchedulerPort(Arc::new(client));
+        let current = self
+            .versions
+            .current()
+            .await
+            .map_err(port("reading the platform's version"))?;
+        let resolved = self
+            .versions
+            .resolve(&current)
+            .await
+            .map_err(port("resolving the current bundle"))?;
+        let rule = resolved.rule;
+        let adapter = resolved
+            .scheduler
+            .adapter(&self.settings)
+            .map_err(ConsoleError::Refused)?;
+        let scheduler = SchedulerPort(adapter);
         let today = now().date();
         let stats = scheduler
             .statistics(days_before(today, 8), today)
@@ -531,17 +543,6 @@ impl Console {
             .failed_today_succeeded_yesterday(today)
             .await
             .map_err(port("reading failed instances"))?;
-        let current = self
-            .versions
-            .current()
-            .await
-            .map_err(port("reading the platform's version"))?;
-        let rule = self
-            .versions
-            .resolve(&current)
-            .await
-            .map_err(port("resolving the current bundle"))?
-            .rule;
         Ok(Report::new(today, &stats, failed, rule))
     }
 }
