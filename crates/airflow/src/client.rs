@@ -114,6 +114,31 @@ impl Client {
         Ok(client)
     }
 
+    /// Which major version answers at `base` now (3 or 2), without signing in.
+    pub(crate) async fn detect_major(base: &str) -> Result<u32, SchedulerError> {
+        let mut url = Url::parse(base).map_err(|e| {
+            SchedulerError::InvalidConfig(format!("Airflow URL {base:?} is not a URL: {e}"))
+        })?;
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SchedulerError::InvalidConfig(format!("HTTP client: {e}")))?;
+        if Self::probe(&http, &url, "api/v2/monitor/health").await? {
+            Ok(3)
+        } else if Self::probe(&http, &url, "health").await? {
+            Ok(2)
+        } else {
+            Err(SchedulerError::InvalidResponse {
+                operation: "health",
+                detail: format!("{url} answers no Airflow health endpoint"),
+            })
+        }
+    }
+
     /// Whether `base/path` answers 200 (no credentials: health endpoints are public).
     async fn probe(http: &reqwest::Client, base: &Url, path: &str) -> Result<bool, SchedulerError> {
         let url = base

@@ -45,6 +45,12 @@ use tokio::sync::Mutex;
 use client::Client;
 use state::{AdapterState, StateFile};
 
+/// Which major version of Airflow answers at `base_url` now (2 or 3), from its public
+/// health endpoints; an adapter connected to another major must connect again.
+pub async fn running_major(base_url: &str) -> Result<u32, SchedulerError> {
+    Client::detect_major(base_url).await
+}
+
 /// A password that never prints.
 #[derive(Clone)]
 pub struct Password(String);
@@ -87,6 +93,9 @@ pub struct AirflowAdapter {
 }
 
 const POOL: &str = "default_pool";
+
+/// How long a re-run waits for a just-started Airflow to know a DAG run again.
+const LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(90);
 
 fn refuse(operation: &'static str, message: String) -> SchedulerError {
     SchedulerError::Rejected {
@@ -237,6 +246,26 @@ impl AirflowAdapter {
                 None,
             )
             .await
+    }
+
+    /// The DAG run, waiting up to [`LOAD_WAIT`] while Airflow answers 404 for it: a version
+    /// that has just started knows a DAG (and its runs) only once it has parsed the DAG
+    /// file again. `None` when it is still unknown after that.
+    async fn run_when_loaded(
+        &self,
+        dag: &str,
+        run_id: &str,
+    ) -> Result<Option<Value>, SchedulerError> {
+        let deadline = tokio::time::Instant::now() + LOAD_WAIT;
+        loop {
+            if let Some(run) = self.run(dag, run_id).await? {
+                return Ok(Some(run));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
     }
 
     /// DAG runs whose logical date falls in `from..=to`, optionally in one state.
@@ -439,7 +468,7 @@ impl SchedulerAdapter for AirflowAdapter {
                 continue;
             }
             let (dag, run_id) = map::split_id(id).map_err(|m| refuse("re-run", m))?;
-            match self.run(dag, run_id).await? {
+            match self.run_when_loaded(dag, run_id).await? {
                 None => outcome.skipped.push(RerunSkipped {
                     id: id.clone(),
                     reason: "the DAG run does not exist".into(),
@@ -456,7 +485,7 @@ impl SchedulerAdapter for AirflowAdapter {
                     })
                 }
                 Some(_) => {
-                    let _: Option<Value> = self
+                    let cleared: Option<Value> = self
                         .client
                         .send(
                             "clear a DAG run's failed tasks",
@@ -472,6 +501,16 @@ impl SchedulerAdapter for AirflowAdapter {
                             })),
                         )
                         .await?;
+                    if cleared.is_none() {
+                        return Err(SchedulerError::Rejected {
+                            operation: "clear a DAG run's failed tasks",
+                            status: 503,
+                            code: "dag_not_loaded".into(),
+                            message: format!(
+                                "Airflow does not know DAG {dag} yet; retry once its DAG files are parsed"
+                            ),
+                        });
+                    }
                     outcome.rerun.push(Rerun {
                         id: id.clone(),
                         new_id: id.clone(),

@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
                     rolling: true,
                 },
             ],
+            previous_applications: Vec::new(),
             databases: vec!["metadata".into()],
             data_updates: vec![
                 TaskSpec {

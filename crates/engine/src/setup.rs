@@ -117,6 +117,7 @@ impl Resolved {
                     rolling: a.strategy == Strategy::Rolling,
                 })
                 .collect(),
+            previous_applications: Vec::new(),
             databases: self.databases.iter().map(|d| d.name.clone()).collect(),
             data_updates: self
                 .data_updates
@@ -170,7 +171,10 @@ pub fn engine(
             databases: Arc::new(databases),
             hooks: Arc::new(hooks),
         },
-        target: to.target(),
+        target: Target {
+            previous_applications: from.target().applications,
+            ..to.target()
+        },
         records,
         max_wait: MAX_WAIT,
         background: Default::default(),

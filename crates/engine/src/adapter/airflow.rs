@@ -1,6 +1,7 @@
-//! The Airflow adapter as the engine's scheduler: connected lazily and connected again
-//! after a failed call, because the upgrade replaces the server under it (2.x `/api/v1`
-//! before, 3.x `/api/v2` after) and stops it for a while in the downtime modes.
+//! The Airflow adapter as the engine's scheduler: connected lazily, connected again when
+//! another major version answers (the upgrade replaces the server under it: 2.x `/api/v1`
+//! before, 3.x `/api/v2` after) and after a failed call (it is stopped for a while in the
+//! downtime modes).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,10 +33,22 @@ impl LazyAirflow {
         }
     }
 
+    /// The adapter, connected again when another major version now answers (2.x and 3.x
+    /// have different APIs: a 2.x client would get 404s from 3.x, not errors).
     async fn adapter(&self) -> Result<Arc<AirflowAdapter>, SchedulerError> {
         let mut current = self.current.lock().await;
         if let Some(a) = current.as_ref() {
-            return Ok(a.clone());
+            match changeover_airflow::running_major(&self.config.base_url).await {
+                Ok(major) if major == a.major() => return Ok(a.clone()),
+                Ok(major) => {
+                    tracing::info!(
+                        from = a.major(),
+                        to = major,
+                        "Airflow major version changed; connecting again"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
         }
         let a = Arc::new(AirflowAdapter::connect(self.config.clone()).await?);
         *current = Some(a.clone());

@@ -26,7 +26,20 @@ async fn stop_apps(
     r: &mut UpgradeRecord,
     kind: StepKind,
 ) -> Result<StepOutcome, EngineError> {
-    for app in e.target.applications.iter().filter(|a| !a.always_on) {
+    // Full downtime stops what runs now: the target's applications and the current
+    // version's ones the target drops.
+    let retired: Vec<AppSpec> = if kind == StepKind::Stop {
+        e.target.retired().cloned().collect()
+    } else {
+        Vec::new()
+    };
+    for app in e
+        .target
+        .applications
+        .iter()
+        .chain(&retired)
+        .filter(|a| !a.always_on)
+    {
         if settled(r, &app.name) {
             continue;
         }
@@ -118,8 +131,26 @@ pub(super) async fn upgrade(e: &Engine, r: &mut UpgradeRecord) -> Result<StepOut
         }
         outcome(e, r, kind, &name, ItemState::Succeeded).await?;
     }
+    // Applications the target version no longer has are stopped before the new ones start
+    // (they may hold the ports the new ones need).
+    for app in e.target.retired().cloned().collect::<Vec<_>>() {
+        let name = format!("retire:{}", app.name);
+        if settled(r, &name) {
+            continue;
+        }
+        intent(e, r, kind, &name).await?;
+        if let Err(err) = e.platform.applications.stop(&app.name).await {
+            outcome(e, r, kind, &name, failed(&err)).await?;
+            return Ok(StepOutcome::Failed(format!(
+                "stopping application `{}`, which {} no longer has, failed: {err}; retry with `changeover upgrade retry`",
+                app.name, r.to_version
+            )));
+        }
+        outcome(e, r, kind, &name, ItemState::Succeeded).await?;
+    }
     let to = r.to_version.clone();
-    if let Some(failure) = start_apps(e, r, kind, &to, |a| a.rolling || a.always_on).await? {
+    let apps = e.target.applications.clone();
+    if let Some(failure) = start_apps(e, r, kind, &to, &apps, |a| a.rolling || a.always_on).await? {
         return Ok(StepOutcome::Failed(failure));
     }
     if r.mode == Mode::Partial {
@@ -140,7 +171,8 @@ pub(super) async fn start_previous(
     r: &mut UpgradeRecord,
 ) -> Result<StepOutcome, EngineError> {
     let from = r.from_version.clone();
-    let failure = start_apps(e, r, StepKind::StartPrevious, &from, |a| a.always_on).await?;
+    let apps = e.target.previous().to_vec();
+    let failure = start_apps(e, r, StepKind::StartPrevious, &from, &apps, |a| a.always_on).await?;
     if let Some(failure) = failure {
         return Ok(StepOutcome::Failed(failure));
     }
@@ -168,9 +200,10 @@ async fn start_apps(
     r: &mut UpgradeRecord,
     kind: StepKind,
     version: &str,
+    apps: &[AppSpec],
     rolling: impl Fn(&AppSpec) -> bool,
 ) -> Result<Option<String>, EngineError> {
-    for app in &e.target.applications {
+    for app in apps {
         if settled(r, &app.name) {
             continue;
         }

@@ -18,7 +18,12 @@ use changeover_store::{Location, Store};
 /// The port the bundles give the webserver / api-server.
 pub const API_PORT: u16 = 28580;
 
+/// One deployment at a time in this process (the bundles' ports are fixed); nextest also
+/// runs these tests one at a time (`.config/nextest.toml`).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct Deployment {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     pub dir: tempfile::TempDir,
     pub database: String,
     pub console: Console,
@@ -41,6 +46,7 @@ impl Deployment {
     /// whose slow task sleeps `sleep_secs`) and started from its bundle by the process
     /// driver; returns once its API answers.
     pub async fn install(name: &str, version: &str, sleep_secs: u32) -> anyhow::Result<Self> {
+        let turn = ONE_AT_A_TIME.lock().await;
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("platform");
         std::fs::create_dir_all(&data_dir)?;
@@ -95,6 +101,7 @@ impl Deployment {
             json: false,
         };
         Ok(Deployment {
+            _turn: turn,
             dir,
             database,
             console,

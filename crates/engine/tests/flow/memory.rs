@@ -86,6 +86,7 @@ impl Memory {
                         rolling: true,
                     },
                 ],
+                previous_applications: Vec::new(),
                 databases: vec!["metadata".into()],
                 data_updates: vec![
                     TaskSpec {
