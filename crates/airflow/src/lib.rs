@@ -268,6 +268,38 @@ impl AirflowAdapter {
         }
     }
 
+    /// Clears the failed tasks of one run, waiting up to [`LOAD_WAIT`] while Airflow
+    /// answers 404 (it knows the run but has not parsed the DAG file again yet).
+    async fn clear_when_loaded(
+        &self,
+        dag: &str,
+        run_id: &str,
+    ) -> Result<Option<Value>, SchedulerError> {
+        let deadline = tokio::time::Instant::now() + LOAD_WAIT;
+        loop {
+            let cleared: Option<Value> = self
+                .client
+                .send(
+                    "clear a DAG run's failed tasks",
+                    Method::POST,
+                    &["dags", dag, "clearTaskInstances"],
+                    &[],
+                    Some(&json!({
+                        "dry_run": false,
+                        "dag_run_id": run_id,
+                        "only_failed": true,
+                        "reset_dag_runs": true,
+                        "include_downstream": true,
+                    })),
+                )
+                .await?;
+            if cleared.is_some() || tokio::time::Instant::now() >= deadline {
+                return Ok(cleared);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+
     /// DAG runs whose logical date falls in `from..=to`, optionally in one state.
     async fn runs_between(
         &self,
@@ -485,22 +517,7 @@ impl SchedulerAdapter for AirflowAdapter {
                     })
                 }
                 Some(_) => {
-                    let cleared: Option<Value> = self
-                        .client
-                        .send(
-                            "clear a DAG run's failed tasks",
-                            Method::POST,
-                            &["dags", dag, "clearTaskInstances"],
-                            &[],
-                            Some(&json!({
-                                "dry_run": false,
-                                "dag_run_id": run_id,
-                                "only_failed": true,
-                                "reset_dag_runs": true,
-                                "include_downstream": true,
-                            })),
-                        )
-                        .await?;
+                    let cleared = self.clear_when_loaded(dag, run_id).await?;
                     if cleared.is_none() {
                         return Err(SchedulerError::Rejected {
                             operation: "clear a DAG run's failed tasks",

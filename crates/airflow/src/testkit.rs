@@ -146,6 +146,12 @@ impl Spec {
         ];
         if self.major() >= 3 {
             env.extend([
+                // An airflow.cfg written by 2.x names the FAB auth manager 3.x lacks.
+                (
+                    "AIRFLOW__CORE__AUTH_MANAGER".into(),
+                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+                        .into(),
+                ),
                 (
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS".into(),
                     format!("{}:admin", self.username),
