@@ -106,12 +106,25 @@ async fn full_downtime_2_11_to_3_3_reruns_each_stopped_run_once_then_rolls_back(
     );
     let adapter = d.adapter().await?;
     assert_eq!(adapter.version(), "3.3.2");
-    // The run that was in flight was force-stopped and re-run exactly once on 3.3.2: its
-    // slow task is on its second try (cleared once), not a third.
-    let ti = testkit::task_instance(&d.database, "changeover_long", &run_id, "slow")
-        .await
-        .map_err(anyhow::Error::msg)?
-        .expect("the slow task instance survived the migration");
+    // The run that was in flight was force-stopped and re-run exactly once on 3.3.2: the
+    // clear left its slow task without a state; the scheduler then starts it as its second
+    // try (cleared once), never a third.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let ti = loop {
+        let ti = testkit::task_instance(&d.database, "changeover_long", &run_id, "slow")
+            .await
+            .map_err(anyhow::Error::msg)?
+            .expect("the slow task instance survived the migration");
+        assert_ne!(
+            ti.0.as_deref(),
+            Some("failed"),
+            "the stopped run was not re-run: {ti:?}"
+        );
+        if ti.1 >= 2 || std::time::Instant::now() > deadline {
+            break ti;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     assert_eq!(
         ti.1, 2,
         "the stopped run's task should be on its second try: {ti:?}"
