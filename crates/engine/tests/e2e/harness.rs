@@ -50,7 +50,7 @@ fn free_port() -> u16 {
 
 pub struct Platform {
     /// Held until the test ends: the database and the files are removed on drop.
-    _db: TestDb,
+    pub db: TestDb,
     _dir: tempfile::TempDir,
     pub settings: PlatformSettings,
     pub driver: Arc<ProcessDriver>,
@@ -156,7 +156,7 @@ impl Platform {
             json: false,
         };
         let p = Platform {
-            _db: db,
+            db,
             _dir: dir,
             settings,
             driver,

@@ -2,7 +2,6 @@
 //! version with identical data and all applications healthy.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use changeover_drivers::SchedulerAdapter;
@@ -49,7 +48,7 @@ fn bundles_with_failing_migration() -> Vec<(String, Vec<u8>)> {
 
 /// Finished task instances written straight into the metadata (no workflow runs, so the
 /// data stays still between the checksums).
-fn add_finished_instances(db_file: &Path) {
+fn add_finished_instances(db: &TestDb) {
     let mut sql = String::new();
     for i in 0..5 {
         sql.push_str(&format!(
@@ -61,25 +60,23 @@ fn add_finished_instances(db_file: &Path) {
              '2026-11-23T10:00:01Z', '2026-11-23T10:00:01Z');"
         ));
     }
-    let out = Command::new("sqlite3")
-        .arg(db_file)
-        .arg(&sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "insert: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    db.exec(&sql);
 }
 
 #[tokio::test]
 async fn rollback_after_a_failing_migration_restores_version_and_data_on_sqlite() {
-    let db = TestDb::sqlite();
+    rollback_after_a_failing_migration(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn rollback_after_a_failing_migration_restores_version_and_data_on_postgres() {
+    rollback_after_a_failing_migration(TestDb::postgres()).await;
+}
+
+async fn rollback_after_a_failing_migration(db: TestDb) {
     let target = db.target.clone();
-    let db_file = db.dir.path().join("meta.db");
     let mut p = Platform::start(db, 0, 1).await;
-    add_finished_instances(&db_file);
+    add_finished_instances(&p.db);
     let files = bundles_with_failing_migration();
     let refs: Vec<(&str, &[u8])> = files
         .iter()
@@ -92,7 +89,7 @@ async fn rollback_after_a_failing_migration_restores_version_and_data_on_sqlite(
     assert!(
         before
             .iter()
-            .any(|t| t.table == "task_instance" && t.rows == 5),
+            .any(|t| t.table.trim_start_matches("public.") == "task_instance" && t.rows == 5),
         "{before:?}"
     );
 
