@@ -230,13 +230,18 @@ pub async fn create_database(database: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A connection to `database` on the local PostgreSQL.
+async fn connect(database: &str) -> Result<sqlx::PgConnection, String> {
+    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    sqlx::PgConnection::connect(&url)
+        .await
+        .map_err(|e| format!("cannot connect to {database}: {e}"))
+}
+
 /// `(dag_id, is_paused)` of every DAG, read from the `dag` table of `database` (not
 /// through the API the adapter uses), sorted.
 pub async fn paused_dags(database: &str) -> Result<Vec<(String, bool)>, String> {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .map_err(|e| format!("cannot connect to {database}: {e}"))?;
+    let mut conn = connect(database).await?;
     sqlx::query_as("SELECT dag_id, is_paused FROM dag ORDER BY dag_id")
         .fetch_all(&mut conn)
         .await
@@ -245,10 +250,7 @@ pub async fn paused_dags(database: &str) -> Result<Vec<(String, bool)>, String> 
 
 /// The schema head Airflow recorded in `alembic_version`.
 pub async fn alembic_version(database: &str) -> Result<String, String> {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .map_err(|e| format!("cannot connect to {database}: {e}"))?;
+    let mut conn = connect(database).await?;
     let (v,): (String,) = sqlx::query_as("SELECT version_num FROM alembic_version")
         .fetch_one(&mut conn)
         .await
@@ -263,10 +265,7 @@ pub async fn task_instance(
     run_id: &str,
     task_id: &str,
 ) -> Result<Option<(Option<String>, i32)>, String> {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .map_err(|e| format!("cannot connect to {database}: {e}"))?;
+    let mut conn = connect(database).await?;
     sqlx::query_as(
         "SELECT state, try_number FROM task_instance WHERE dag_id = $1 AND run_id = $2 AND task_id = $3",
     )
@@ -280,10 +279,7 @@ pub async fn task_instance(
 
 /// `(run_id, state)` of every run of `dag_id`, oldest first.
 pub async fn dag_runs(database: &str, dag_id: &str) -> Result<Vec<(String, String)>, String> {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .map_err(|e| format!("cannot connect to {database}: {e}"))?;
+    let mut conn = connect(database).await?;
     sqlx::query_as("SELECT run_id, state FROM dag_run WHERE dag_id = $1 ORDER BY id")
         .bind(dag_id)
         .fetch_all(&mut conn)

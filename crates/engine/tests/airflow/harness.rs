@@ -171,6 +171,13 @@ impl Deployment {
         Ok(list.remove(0))
     }
 
+    /// The schema head in `alembic_version`.
+    pub async fn alembic(&self) -> anyhow::Result<String> {
+        testkit::alembic_version(&self.database)
+            .await
+            .map_err(anyhow::Error::msg)
+    }
+
     pub async fn paused(&self) -> anyhow::Result<Vec<(String, bool)>> {
         testkit::paused_dags(&self.database)
             .await

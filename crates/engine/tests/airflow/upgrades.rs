@@ -27,12 +27,7 @@ fn unpaused_by_operator() -> Vec<(String, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn partial_downtime_2_10_to_2_11_interrupts_no_running_task() -> anyhow::Result<()> {
     let d = Deployment::install("partial", "2.10.2", 30).await?;
-    assert_eq!(
-        testkit::alembic_version(&d.database)
-            .await
-            .map_err(anyhow::Error::msg)?,
-        HEAD_2_10_2
-    );
+    assert_eq!(d.alembic().await?, HEAD_2_10_2);
     assert_eq!(d.paused().await?, unpaused_by_operator());
     let in_flight = d.running_long_run(Duration::from_secs(180)).await?;
     let run_id = in_flight.node_id.clone();
@@ -50,12 +45,7 @@ async fn partial_downtime_2_10_to_2_11_interrupts_no_running_task() -> anyhow::R
         changeover_engine::view::status(&record)
     );
     // The schema step ran with 2.11.2's `airflow db migrate`.
-    assert_eq!(
-        testkit::alembic_version(&d.database)
-            .await
-            .map_err(anyhow::Error::msg)?,
-        HEAD_2_11_2
-    );
+    assert_eq!(d.alembic().await?, HEAD_2_11_2);
     // The task that was running finished on its first try: the old scheduler drained it.
     let after = testkit::task_instance(&d.database, "changeover_long", &run_id, "slow")
         .await
@@ -84,12 +74,7 @@ async fn full_downtime_2_11_to_3_3_reruns_each_stopped_run_once_then_rolls_back(
     let d = Deployment::install("full", "2.11.2", 600).await?;
     let in_flight = d.running_long_run(Duration::from_secs(180)).await?;
     let run_id = in_flight.node_id.clone();
-    assert_eq!(
-        testkit::alembic_version(&d.database)
-            .await
-            .map_err(anyhow::Error::msg)?,
-        HEAD_2_11_2
-    );
+    assert_eq!(d.alembic().await?, HEAD_2_11_2);
 
     let record = d.upgrade("3.3.2", ModeArg::Full).await?;
     assert_eq!(
@@ -98,12 +83,7 @@ async fn full_downtime_2_11_to_3_3_reruns_each_stopped_run_once_then_rolls_back(
         "{}",
         changeover_engine::view::status(&record)
     );
-    assert_eq!(
-        testkit::alembic_version(&d.database)
-            .await
-            .map_err(anyhow::Error::msg)?,
-        HEAD_3_3_2
-    );
+    assert_eq!(d.alembic().await?, HEAD_3_3_2);
     let adapter = d.adapter().await?;
     assert_eq!(adapter.version(), "3.3.2");
     // The run that was in flight was force-stopped and re-run exactly once on 3.3.2: the
@@ -153,12 +133,7 @@ async fn full_downtime_2_11_to_3_3_reruns_each_stopped_run_once_then_rolls_back(
         "{}",
         changeover_engine::view::status(&rolled)
     );
-    assert_eq!(
-        testkit::alembic_version(&d.database)
-            .await
-            .map_err(anyhow::Error::msg)?,
-        HEAD_2_11_2
-    );
+    assert_eq!(d.alembic().await?, HEAD_2_11_2);
     let adapter = d.adapter().await?;
     assert_eq!(adapter.version(), "2.11.2");
     let runs = testkit::dag_runs(&d.database, "changeover_long")
