@@ -16,6 +16,7 @@ pub mod migration;
 pub mod pgoutput;
 pub mod position;
 pub mod rows;
+pub mod runtime;
 pub mod snapshot;
 pub mod source_mysql;
 pub mod source_postgres;

@@ -4,17 +4,19 @@
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::engine::Engine;
 use crate::error::MigrateError;
 use crate::event::{Change, SourceRow, SourceTable};
 use crate::idmap::IdMap;
 use crate::position::Position;
+use crate::runtime::{Phase, Progress, TableProgress};
 use crate::source_mysql::{self, BinlogPosition};
 use crate::source_postgres;
 use crate::target::{Checkpoint, Fence, Target};
@@ -65,15 +67,44 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Runs the migration until `stop` resolves or the source fails. Safe to run again after a
+/// Runs the migration until `stop` resolves, `migrate stop` asks it to (the stop flag in
+/// the target, polled between batches), or the source fails. Safe to run again after a
 /// crash at any point: it resumes from the position committed in the target.
 pub async fn run(
     config: &MigrationConfig,
     stop: impl Future<Output = ()>,
 ) -> Result<(), MigrateError> {
-    let (engine, _) = Engine::of_url(&config.source_url)?;
+    Engine::of_url(&config.source_url)?;
     let target = Target::connect(&config.target_url).await?;
     target.install_state().await?;
+    let mut progress = Progress::new(Phase::Snapshot);
+    if let Some(previous) = target.runtime().await? {
+        progress.snapshot = previous.progress.snapshot;
+    }
+    target
+        .register_run(std::process::id(), &progress, now_ms())
+        .await?;
+    let result = run_registered(config, &target, &mut progress, stop).await;
+    progress.phase = if result.is_ok() {
+        Phase::Stopped
+    } else {
+        Phase::Failed
+    };
+    progress.events_behind = 0;
+    progress.events_per_second = 0.0;
+    if let Err(e) = target.record_progress(&progress, now_ms()).await {
+        warn!(error = %e, "could not record the final progress");
+    }
+    result
+}
+
+async fn run_registered(
+    config: &MigrationConfig,
+    target: &Target,
+    progress: &mut Progress,
+    stop: impl Future<Output = ()>,
+) -> Result<(), MigrateError> {
+    let (engine, _) = Engine::of_url(&config.source_url)?;
     let (slot, publication) = source_postgres::replication_names(&config.target_url);
     if target.load_state().await?.is_none() {
         let (changes, position) = match engine {
@@ -85,6 +116,8 @@ pub async fn run(
                 source_postgres::snapshot(&config.source_url, &slot, &publication).await?
             }
         };
+        progress.snapshot = snapshot_counts(&changes);
+        target.record_progress(progress, now_ms()).await?;
         let mut map = target.load_map(config.machine, 0).await?;
         let batch = transform(&mut map, &config.scope(), &changes, now_ms());
         info!(rows = changes.len(), writes = batch.writes.len(), dead_letters = batch.dead_letters.len(), position = %position, "snapshot applied");
@@ -95,7 +128,12 @@ pub async fn run(
             fence: None,
         };
         target.commit(&batch, &mut map, checkpoint).await?;
+        for table in &mut progress.snapshot {
+            table.done = table.total;
+        }
     }
+    progress.phase = Phase::Streaming;
+    target.record_progress(progress, now_ms()).await?;
     let state = target
         .load_state()
         .await?
@@ -145,17 +183,36 @@ pub async fn run(
     let mut uncommitted: Option<Position> = None;
     let mut tick = tokio::time::interval(EMPTY_COMMIT_INTERVAL);
     let mut source_closed = false;
+    let mut meter = Meter::new(now_ms());
     let result = loop {
         tokio::select! {
             () = &mut stop => break Ok(()),
             _ = tick.tick() => {
                 if let Some(position) = uncommitted.take()
-                    && let Err(e) = stream.apply(&target, &[], position).await
+                    && let Err(e) = stream.apply(target, &[], position).await
                 {
                     break Err(e);
                 }
-                if let Err(e) = stream.add_requested(&target, &config.source_url, &config.target_url).await {
+                if let Err(e) = stream.add_requested(target, &config.source_url, &config.target_url).await {
                     break Err(e);
+                }
+                match target.stop_requested().await {
+                    Ok(true) => {
+                        info!(position = %stream.committed, "stop requested; stopping after the last committed batch");
+                        break Ok(());
+                    }
+                    Ok(false) => {}
+                    Err(e) => break Err(e),
+                }
+                meter.sample(&config.source_url).await;
+                if let Some(figures) = meter.figures(&stream.committed, rx.len(), now_ms()) {
+                    progress.lag_seconds = Some(figures.lag_seconds);
+                    progress.events_behind = figures.events_behind;
+                    progress.events_per_second = figures.events_per_second;
+                    progress.events_applied = meter.applied;
+                    if let Err(e) = target.record_progress(progress, now_ms()).await {
+                        break Err(e);
+                    }
                 }
             }
             next = rx.recv() => {
@@ -170,12 +227,19 @@ pub async fn run(
                     continue;
                 }
                 uncommitted = None;
-                if let Err(e) = stream.apply(&target, &changes, position).await {
+                if let Err(e) = stream.apply(target, &changes, position).await {
                     break Err(e);
                 }
+                meter.applied += u64::try_from(changes.len()).unwrap_or(0);
             }
         }
     };
+    // A clean stop also commits a position-only advance read before it.
+    let result = match (result, uncommitted) {
+        (Ok(()), Some(position)) => stream.apply(target, &[], position).await,
+        (result, _) => result,
+    };
+    progress.events_applied = meter.applied;
     drop(rx);
     if (source_closed || reader.is_finished())
         && let Ok(Err(e)) = reader.await
@@ -183,6 +247,106 @@ pub async fn run(
         return Err(e);
     }
     result
+}
+
+/// Snapshot rows per source table (all not yet committed).
+fn snapshot_counts(changes: &[Change]) -> Vec<TableProgress> {
+    SourceTable::ALL
+        .into_iter()
+        .map(|table| TableProgress {
+            table: table.name().to_owned(),
+            done: 0,
+            total: changes
+                .iter()
+                .filter(|c| c.table() == table)
+                .count()
+                .try_into()
+                .unwrap_or(u64::MAX),
+        })
+        .collect()
+}
+
+/// How often the figures are recorded in the target.
+const RECORD_INTERVAL_MS: i64 = 1000;
+
+/// Source positions sampled over time, to turn the committed position into seconds of lag.
+struct Meter {
+    samples: VecDeque<(Position, i64)>,
+    applied: u64,
+    applied_at_record: u64,
+    recorded_ms: i64,
+}
+
+struct Figures {
+    lag_seconds: f64,
+    events_behind: u64,
+    events_per_second: f64,
+}
+
+impl Meter {
+    fn new(now: i64) -> Meter {
+        Meter {
+            samples: VecDeque::new(),
+            applied: 0,
+            applied_at_record: 0,
+            recorded_ms: now,
+        }
+    }
+
+    /// Samples the source's current position (a failed read only skips the sample: the
+    /// stream itself reports an unreachable source).
+    async fn sample(&mut self, source_url: &str) {
+        match source_position(source_url).await {
+            Ok(position) => {
+                self.samples.push_back((position, now_ms()));
+                if self.samples.len() > 240 {
+                    self.samples.pop_front();
+                }
+            }
+            Err(e) => warn!(error = %e, "could not sample the source position"),
+        }
+    }
+
+    /// The figures, once per `RECORD_INTERVAL_MS`.
+    fn figures(&mut self, committed: &Position, queued: usize, now: i64) -> Option<Figures> {
+        let elapsed = now - self.recorded_ms;
+        if elapsed < RECORD_INTERVAL_MS {
+            return None;
+        }
+        let lag_seconds = lag_seconds(&self.samples, committed, now);
+        #[allow(clippy::cast_precision_loss)]
+        let events_per_second =
+            (self.applied - self.applied_at_record) as f64 * 1000.0 / elapsed as f64;
+        self.applied_at_record = self.applied;
+        self.recorded_ms = now;
+        Some(Figures {
+            lag_seconds,
+            events_behind: u64::try_from(queued).unwrap_or(u64::MAX),
+            events_per_second,
+        })
+    }
+}
+
+/// Seconds since the source was last seen at or before `committed`: 0 when the newest
+/// sample is reached, otherwise `now` minus the time of the newest reached sample (or of
+/// the oldest sample when none is reached) — an upper bound with the sampling interval as
+/// resolution.
+fn lag_seconds(samples: &VecDeque<(Position, i64)>, committed: &Position, now: i64) -> f64 {
+    let Some((newest, _)) = samples.back() else {
+        return 0.0;
+    };
+    if committed.reached(newest) {
+        return 0.0;
+    }
+    let since = samples
+        .iter()
+        .rev()
+        .find(|(p, _)| committed.reached(p))
+        .or_else(|| samples.front())
+        .map_or(now, |(_, at)| *at);
+    #[allow(clippy::cast_precision_loss)]
+    let lag = (now - since).max(0) as f64 / 1000.0;
+    lag
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);
@@ -390,4 +554,36 @@ pub async fn source_position(url: &str) -> Result<Position, MigrateError> {
         file,
         pos: u64::try_from(pos).unwrap_or(0),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_is_zero_when_the_newest_sample_is_reached_and_grows_from_the_last_reached_one() {
+        let samples: VecDeque<(Position, i64)> = [
+            (Position::Lsn(10), 1_000),
+            (Position::Lsn(20), 2_000),
+            (Position::Lsn(30), 3_000),
+        ]
+        .into();
+        assert!(lag_seconds(&samples, &Position::Lsn(30), 3_500).abs() < f64::EPSILON);
+        assert!((lag_seconds(&samples, &Position::Lsn(25), 3_500) - 1.5).abs() < 1e-9);
+        assert!((lag_seconds(&samples, &Position::Lsn(5), 3_500) - 2.5).abs() < 1e-9);
+        assert!(lag_seconds(&VecDeque::new(), &Position::Lsn(5), 3_500).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn events_per_second_counts_the_changes_of_the_last_interval() {
+        let mut meter = Meter::new(0);
+        meter.applied = 50;
+        assert!(meter.figures(&Position::Lsn(1), 0, 500).is_none());
+        let figures = meter.figures(&Position::Lsn(1), 3, 2_000).unwrap();
+        assert!((figures.events_per_second - 25.0).abs() < 1e-9);
+        assert_eq!(figures.events_behind, 3);
+        meter.applied = 60;
+        let figures = meter.figures(&Position::Lsn(1), 0, 3_000).unwrap();
+        assert!((figures.events_per_second - 10.0).abs() < 1e-9);
+    }
 }

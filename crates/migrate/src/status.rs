@@ -1,11 +1,14 @@
-//! `migrate status`: where the migration is, how far behind the source, dead letters.
+//! `migrate status`: where the migration is, how far behind the source, dead letters, and
+//! the figures the running migrator records (snapshot rows per table, lag in seconds and
+//! events, events/s).
 
 use crate::error::MigrateError;
 use crate::migration::source_position;
 use crate::position::Position;
+use crate::runtime::Runtime;
 use crate::target::Target;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MigrationStatus {
     /// `None` before the snapshot is committed.
     pub position: Option<String>,
@@ -17,6 +20,8 @@ pub struct MigrationStatus {
     pub definitions: usize,
     pub tasks: usize,
     pub dead_letters: usize,
+    /// What the migrator last recorded; `None` if none ever ran on this target.
+    pub runtime: Option<Runtime>,
 }
 
 pub async fn status(source_url: &str, target: &Target) -> Result<MigrationStatus, MigrateError> {
@@ -45,5 +50,6 @@ pub async fn status(source_url: &str, target: &Target) -> Result<MigrationStatus
             .map(|d| d.tasks.len())
             .sum(),
         dead_letters: target.dead_letters().await?.len(),
+        runtime: target.runtime().await?,
     })
 }

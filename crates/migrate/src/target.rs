@@ -101,7 +101,7 @@ impl Target {
         ] {
             sqlx::query(AssertSqlSafe(ddl)).execute(&self.pool).await.map_err(db("creating the migration state tables"))?;
         }
-        Ok(())
+        self.install_runtime().await
     }
 
     pub async fn load_state(&self) -> Result<Option<SavedState>, MigrateError> {
@@ -424,6 +424,8 @@ impl Target {
             "changeover_migration_state",
             "changeover_id_map",
             "changeover_dead_letter",
+            "changeover_scope_request",
+            "changeover_migration_runtime",
         ] {
             sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
                 .execute(&self.pool)

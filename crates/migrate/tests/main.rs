@@ -5,4 +5,5 @@ mod crash;
 mod mariadb_source;
 mod postgres_source;
 mod scope;
+mod stop;
 mod support;

@@ -15,7 +15,7 @@ use crate::support::{
 
 const T: &str = "'2024-03-01 10:20:30'";
 
-fn insert_definition(id: i64, project: i64, name: &str, json: &str) -> String {
+pub fn insert_definition(id: i64, project: i64, name: &str, json: &str) -> String {
     format!(
         "INSERT INTO t_ds_process_definition (id, name, version, release_state, project_id, user_id, process_definition_json, description, global_params, flag, locations, connects, create_time, timeout, tenant_id, update_time) \
          VALUES ({id}, {}, 1, 1, {project}, 1, {}, 'd', '[]', 1, NULL, '[]', {T}, 0, 1, {T})",
@@ -97,13 +97,13 @@ pub async fn wait_caught_up(source: &TestDb, target: &Target) -> Result<()> {
 }
 
 pub async fn end_to_end(target_server: Server) -> Result<()> {
-    let source = TestDb::create(Server::MariaDb, "co_src", SOURCE_MYSQL).await?;
+    let source = TestDb::create(Server::MariaDb, "mig_src", SOURCE_MYSQL).await?;
     let schema = if target_server == Server::Postgres {
         TARGET_POSTGRES
     } else {
         TARGET_MYSQL
     };
-    let target_db = TestDb::create(target_server, "co_tgt", schema).await?;
+    let target_db = TestDb::create(target_server, "mig_tgt", schema).await?;
     let result = scenario(&source, &target_db).await;
     let dropped = (source.drop_now().await, target_db.drop_now().await);
     result?;

@@ -8,13 +8,13 @@ use crate::mariadb_source::scenario;
 use crate::support::{SOURCE_POSTGRES, Server, TARGET_MYSQL, TARGET_POSTGRES, TestDb};
 
 async fn end_to_end(target_server: Server) -> Result<()> {
-    let source = TestDb::create(Server::Postgres, "co_src", SOURCE_POSTGRES).await?;
+    let source = TestDb::create(Server::Postgres, "mig_src", SOURCE_POSTGRES).await?;
     let schema = if target_server == Server::Postgres {
         TARGET_POSTGRES
     } else {
         TARGET_MYSQL
     };
-    let target_db = TestDb::create(target_server, "co_tgt", schema).await?;
+    let target_db = TestDb::create(target_server, "mig_tgt", schema).await?;
     let result = scenario(&source, &target_db).await;
     let (slot, publication) = replication_names(&target_db.url);
     let cleaned = cleanup(&source.url, &slot, &publication).await;

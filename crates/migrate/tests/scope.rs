@@ -15,8 +15,8 @@ use crate::support::{SOURCE_MYSQL, Server, TARGET_POSTGRES, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_scope_then_a_project_added_mid_stream_then_cutover_and_revert() -> Result<()> {
-    let source = TestDb::create(Server::MariaDb, "co_src", SOURCE_MYSQL).await?;
-    let target_db = TestDb::create(Server::Postgres, "co_tgt", TARGET_POSTGRES).await?;
+    let source = TestDb::create(Server::MariaDb, "mig_src", SOURCE_MYSQL).await?;
+    let target_db = TestDb::create(Server::Postgres, "mig_tgt", TARGET_POSTGRES).await?;
     let result = scenario(&source, &target_db).await;
     let dropped = (source.drop_now().await, target_db.drop_now().await);
     result?;

@@ -1,6 +1,10 @@
-//! Fresh databases per test, 1.3 fixtures and a source writer.
+//! Fresh databases per test, 1.3 fixtures, a source writer and the migrator as a child
+//! process.
 
-use anyhow::{Context, Result};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
 use rand::Rng;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
@@ -129,4 +133,60 @@ pub fn diamond(prefix: &str) -> String {
 /// SQL string literal.
 pub fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The migrator binary of this crate (`src/bin/changeover-migrate-worker.rs`).
+pub const WORKER: &str = env!("CARGO_BIN_EXE_changeover-migrate-worker");
+
+/// `WORKER` started on `source` → `target`, stderr captured.
+pub fn spawn_worker(
+    source: &TestDb,
+    target: &TestDb,
+    machine: u8,
+    crash_at: Option<&str>,
+) -> Result<tokio::process::Child> {
+    let mut command = tokio::process::Command::new(WORKER);
+    command
+        .env("CHANGEOVER_MIGRATE_SOURCE", &source.url)
+        .env("CHANGEOVER_MIGRATE_TARGET", &target.url)
+        .env("CHANGEOVER_MIGRATE_MACHINE", machine.to_string())
+        .env(
+            "CHANGEOVER_MIGRATE_SERVER_ID",
+            (rand::random::<u32>() | 0x4000_0000).to_string(),
+        )
+        .env_remove("CHANGEOVER_MIGRATE_CRASH")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(point) = crash_at {
+        command.env("CHANGEOVER_MIGRATE_CRASH", point);
+    }
+    Ok(command.spawn()?)
+}
+
+/// Waits for `child` to exit (at most `timeout`); its status and stderr.
+pub async fn wait_exit(
+    child: tokio::process::Child,
+    timeout: Duration,
+) -> Result<(std::process::ExitStatus, String)> {
+    let Ok(output) = tokio::time::timeout(timeout, child.wait_with_output()).await else {
+        bail!("the migrator did not exit within {timeout:?}");
+    };
+    let output = output?;
+    Ok((
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+impl TestDb {
+    /// Another handle on the same database (not dropping it).
+    pub fn handle(&self) -> TestDb {
+        TestDb {
+            server: self.server,
+            name: self.name.clone(),
+            url: self.url.clone(),
+        }
+    }
 }
