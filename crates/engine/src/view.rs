@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::upgrade::metrics::Durations;
-use crate::upgrade::verify::{Average, RecentCount, Report};
+use crate::upgrade::verify::{Average, Overrule, RecentCount, Report};
 use crate::upgrade::{ItemState, StepPhase, StepState, UpgradeRecord};
 
 fn bar(percent: u8) -> String {
@@ -92,6 +92,9 @@ pub fn status(r: &UpgradeRecord) -> String {
             let _ = writeln!(out, "  {label:<21} {at}");
         }
     }
+    if let Some(o) = r.verification.as_ref().and_then(|v| v.overrule.as_ref()) {
+        let _ = writeln!(out, "  {}", overrule_line(o));
+    }
     let main_current = r.exit.is_none().then_some(r.cursor);
     for (i, step) in r.steps.iter().enumerate() {
         step_lines(&mut out, step, main_current == Some(i));
@@ -166,13 +169,24 @@ pub fn verification(report: &Report) -> String {
     if let Some(o) = &report.overrule {
         let _ = writeln!(
             out,
-            "overruled by the operator at {}: {} ({})",
-            o.at,
-            if o.passed { "passed" } else { "failed" },
-            o.reason
+            "{}: {}",
+            overrule_line(o),
+            if o.passed { "passed" } else { "failed" }
         );
     }
     out
+}
+
+/// Who overruled the verdict, when and why, in one line.
+fn overrule_line(o: &Overrule) -> String {
+    format!(
+        "verdict overruled by {} at {} ({})",
+        o.by.as_deref().unwrap_or("the operator"),
+        o.at,
+        o.reason
+            .as_deref()
+            .unwrap_or("no reason given: skipped with --accept-risk")
+    )
 }
 
 /// Durations for the benchmark and `upgrade show`.

@@ -42,10 +42,6 @@ pub enum ActionError {
         "upgrade {id} is only saved (configuring): start it with `changeover upgrade next`, or abandon it with `changeover upgrade terminate`"
     )]
     NotStarted { id: String },
-    #[error(
-        "step {step} is {phase}; follow it with `changeover upgrade status`, or end the upgrade with `changeover upgrade force-terminate --mark succeeded|failed`"
-    )]
-    StepBusy { step: StepKind, phase: &'static str },
     #[error("step {step} failed: {reason}; run it again with `changeover upgrade retry`{skip}")]
     StepFailed {
         step: StepKind,
@@ -86,6 +82,16 @@ pub enum ActionError {
         "upgrade {id} cannot be rolled back: {reason}; restore the metadata databases by hand from your own backups"
     )]
     NoCompleteBackup { id: String, reason: String },
+    #[error("overruling the verification verdict needs {what}: {why}")]
+    OverruleInput { what: &'static str, why: String },
+    #[error(
+        "overruling acts on the verification verdict, but the upgrade is at {at}; follow it with `changeover upgrade status`"
+    )]
+    NotVerifying { at: String },
+    #[error(
+        "the verification has no failed verdict to overrule (step verify is {phase}); continue with `changeover upgrade next`"
+    )]
+    NothingToOverrule { phase: &'static str },
 }
 
 impl UpgradeRecord {
@@ -144,10 +150,13 @@ impl UpgradeRecord {
                 self.advance(now);
                 Ok(())
             }
-            StepPhase::Running | StepPhase::Waiting { .. } => Err(ActionError::StepBusy {
-                step: step.kind,
-                phase: step.phase.label(),
-            }),
+            // Left running by a changeover that stopped (crash, Ctrl-C): `next` resumes it.
+            // A changeover still driving it holds the upgrade lease, which refuses a second.
+            StepPhase::Running | StepPhase::Waiting { .. } => {
+                let kind = step.kind;
+                self.note(LogLevel::Info, Some(kind), "resume requested", now);
+                Ok(())
+            }
             StepPhase::NeedsOperator { reason } => Err(ActionError::StepNeedsOperator {
                 step: step.kind,
                 reason: reason.clone(),
@@ -221,6 +230,12 @@ impl UpgradeRecord {
             }),
             SkipRule::WithRisk if !accept_risk => {
                 Err(ActionError::RiskNotAccepted { step: step.kind })
+            }
+            SkipRule::WithRisk if step.kind == StepKind::Verify => {
+                // skipping verification overrules its verdict; `overrule_verification`
+                // records who and why as well
+                self.settle_overruled(None, None, now);
+                Ok(())
             }
             SkipRule::WithRisk => {
                 step.phase = StepPhase::Skipped {

@@ -20,6 +20,7 @@ mod action;
 mod announcement;
 mod item;
 pub mod metrics;
+mod overrule;
 pub mod plan;
 mod record;
 mod status;

@@ -107,11 +107,9 @@ fn waiting_and_operator_outcomes() {
     );
     assert!(matches!(r.steps[0].phase, StepPhase::Waiting { .. }));
     assert!(r.wants_run(), "the engine polls a waiting step");
-    let err = r.apply(Action::Next, at(4)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "step enter-maintenance is waiting; follow it with `changeover upgrade status`, or end the upgrade with `changeover upgrade force-terminate --mark succeeded|failed`"
-    );
+    // `next` on a waiting step resumes it (the lease refuses a second driver)
+    r.apply(Action::Next, at(4)).unwrap();
+    assert!(matches!(r.steps[0].phase, StepPhase::Waiting { .. }));
     run(
         &mut r,
         StepOutcome::NeedsOperator(
@@ -650,4 +648,123 @@ fn mark_parses_with_a_clear_error() {
         "maybe".parse::<Mark>().unwrap_err(),
         "unknown mark `maybe`: use succeeded or failed"
     );
+}
+
+/// A zero-downtime record at its verify step, waiting for the operator after a failed
+/// verdict (one instance failed today that succeeded yesterday).
+fn failed_verification() -> UpgradeRecord {
+    let mut r = started(Mode::Zero);
+    run(&mut r, StepOutcome::Done);
+    r.apply(Action::Next, at(4)).unwrap();
+    let failed = verify::FailedInstance {
+        instance_id: "i-1".into(),
+        node_id: "n-1".into(),
+        task_name: "load".into(),
+        node_type: "SHELL".into(),
+        schedule_type: "scheduled".into(),
+        updated_at: "2026-11-23T10:00:00Z".into(),
+        status: "failed".into(),
+    };
+    let today: Date = "2026-11-23".parse().unwrap();
+    r.verification = Some(verify::Report::new(
+        today,
+        &[],
+        vec![failed],
+        verify::VerdictRule::default(),
+    ));
+    run(
+        &mut r,
+        StepOutcome::NeedsOperator("verification failed".into()),
+    );
+    r
+}
+
+#[test]
+fn overruling_the_verdict_records_who_when_and_why() {
+    let mut r = failed_verification();
+    r.overrule_verification("  alice ", " source outage, not the upgrade ", at(5))
+        .unwrap();
+    let report = r.verification.as_ref().unwrap();
+    let o = report.overrule.as_ref().unwrap();
+    assert_eq!(o.by.as_deref(), Some("alice"));
+    assert_eq!(o.reason.as_deref(), Some("source outage, not the upgrade"));
+    assert_eq!(o.at, at(5));
+    assert_eq!(o.overruled, report.verdict.reasons);
+    assert!(!o.overruled.is_empty());
+    assert!(report.passed() && !report.verdict.passed);
+    assert_eq!(
+        r.current().unwrap().phase,
+        StepPhase::Skipped {
+            risk_accepted: true
+        }
+    );
+    assert!(r.log.last().unwrap().message.contains("overruled by alice"));
+    // in the record's JSON
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["verification"]["overrule"]["by"], "alice");
+    assert_eq!(
+        json["verification"]["overrule"]["reason"],
+        "source outage, not the upgrade"
+    );
+    r.apply(Action::Next, at(6)).unwrap();
+    r.apply(Action::Next, at(7)).unwrap();
+    assert_eq!(r.status, Status::Succeeded);
+}
+
+#[test]
+fn overruling_needs_a_name_and_a_reason() {
+    let mut r = failed_verification();
+    let before = r.clone();
+    let err = r.overrule_verification("alice", "   ", at(5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "overruling the verification verdict needs the reason: say in 1 to 2000 characters why the upgrade may be accepted"
+    );
+    let err = r.overrule_verification("", "fine", at(5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "overruling the verification verdict needs the operator's name: give a name of 1 to 200 characters"
+    );
+    let long = "x".repeat(2001);
+    assert!(r.overrule_verification("alice", &long, at(5)).is_err());
+    assert_eq!(r, before, "a refused overrule changes nothing");
+}
+
+#[test]
+fn overruling_is_refused_away_from_a_failed_verification() {
+    let mut r = started(Mode::Zero);
+    let err = r.overrule_verification("alice", "why", at(2)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "overruling acts on the verification verdict, but the upgrade is at upgrade-applications; follow it with `changeover upgrade status`"
+    );
+    run(&mut r, StepOutcome::Done);
+    r.apply(Action::Next, at(4)).unwrap();
+    // verify passed: nothing to overrule
+    run(&mut r, StepOutcome::Done);
+    let err = r.overrule_verification("alice", "why", at(5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the verification has no failed verdict to overrule (step verify is done); continue with `changeover upgrade next`"
+    );
+}
+
+#[test]
+fn skipping_a_failed_verification_is_an_overrule_without_a_name() {
+    let mut r = failed_verification();
+    r.apply(Action::Skip { accept_risk: true }, at(5)).unwrap();
+    let o = r.verification.as_ref().unwrap().overrule.clone().unwrap();
+    assert_eq!((o.by, o.reason, o.at), (None, None, at(5)));
+    assert!(r.current().unwrap().phase.is_settled());
+}
+
+#[test]
+fn next_resumes_a_step_left_running_by_a_stopped_changeover() {
+    let mut r = started(Mode::Full);
+    r.begin_step(at(2)).unwrap();
+    // changeover was killed here: the step is still `running`
+    r.apply(Action::Next, at(3)).unwrap();
+    assert_eq!(r.current().unwrap().phase, StepPhase::Running);
+    assert!(r.wants_run());
+    assert_eq!(r.log.last().unwrap().message, "resume requested");
 }

@@ -84,12 +84,23 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
-/// The operator's decision over the automatic verdict.
+/// The operator's decision over the automatic verdict: who, when and why
+/// ([`UpgradeRecord::overrule_verification`](super::UpgradeRecord::overrule_verification)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overrule {
+    /// The verdict the operator set (today always `true`: the upgrade is accepted).
     pub passed: bool,
-    pub reason: String,
+    /// Who overruled, as the interface knows the operator; `None` when overruled by
+    /// `changeover upgrade skip --accept-risk`, which names no one.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Why, in the operator's words; `None` when overruled by `skip --accept-risk`.
+    #[serde(default)]
+    pub reason: Option<String>,
     pub at: Timestamp,
+    /// The automatic verdict's reasons that were overruled.
+    #[serde(default)]
+    pub overruled: Vec<String>,
 }
 
 /// Everything the verify step shows, as recorded.
@@ -429,8 +440,10 @@ mod tests {
         assert_eq!(report.distribution_date, day("2026-11-22"));
         report.overrule = Some(Overrule {
             passed: true,
-            reason: "load failed on a source outage, not the upgrade".into(),
+            by: Some("alice".into()),
+            reason: Some("load failed on a source outage, not the upgrade".into()),
             at: Timestamp::from_unix_millis(0),
+            overruled: report.verdict.reasons.clone(),
         });
         assert!(report.passed());
     }
