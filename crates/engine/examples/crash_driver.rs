@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
             rule: Default::default(),
         },
         records: port.clone(),
+        requests: std::sync::Arc::new(changeover_engine::port::NoRequests),
         max_wait: std::time::Duration::from_millis(10),
         background: Default::default(),
     };

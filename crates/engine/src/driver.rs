@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::background::Background;
 use crate::crash;
 use crate::error::EngineError;
-use crate::port::{Applications, Databases, Hooks, Records, Scheduler};
+use crate::port::{Applications, Databases, Hooks, Records, Requests, Scheduler};
 use crate::step;
 use crate::target::Target;
 use crate::upgrade::{Action, Status, StepKind, StepOutcome, StepPhase, Timestamp, UpgradeRecord};
@@ -26,6 +26,9 @@ pub struct Engine {
     pub platform: Platform,
     pub target: Target,
     pub records: Arc<dyn Records>,
+    /// The operator's requests from other processes (data-update stop); the session sets
+    /// the store's when it takes the lease ([`crate::session::drive_leased`]).
+    pub requests: Arc<dyn Requests>,
     /// Longest wait between two runs of a waiting step.
     pub max_wait: Duration,
     /// Backups running in the background (partial downtime).

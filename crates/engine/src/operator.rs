@@ -3,8 +3,9 @@
 
 use crate::driver::Engine;
 use crate::error::EngineError;
+use crate::port::Requests;
 use crate::step;
-use crate::upgrade::{Action, StepKind, StepPhase, UpgradeRecord};
+use crate::upgrade::{Action, ItemState, StepKind, StepPhase, UpgradeRecord};
 
 /// Which items an operator action names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,4 +141,86 @@ pub async fn skip_data_updates(
         reopen(r, e.now());
     }
     e.save(r).await
+}
+
+/// Overrules a failed verification verdict (`changeover upgrade overrule --reason TEXT`,
+/// the API's overrule): the verify step is settled and the report keeps who (`by`), when
+/// and why (`reason`). The caller drives the record on afterwards.
+pub async fn overrule_verification(
+    e: &Engine,
+    r: &mut UpgradeRecord,
+    by: &str,
+    reason: &str,
+) -> Result<(), EngineError> {
+    r.overrule_verification(by, reason, e.now())?;
+    e.save(r).await
+}
+
+/// `changeover upgrade data-update stop NAMES|--all`, from any process: saves a stop
+/// request for each named running task (`--all`: every running one). The changeover
+/// driving the upgrade sees it while the task runs, stops the task and records it
+/// `Stopped`; `changeover upgrade data-update run NAME` runs it again later. Returns the
+/// tasks asked to stop.
+///
+/// Refused (nothing saved) for an unknown task or one that is not running.
+pub async fn request_data_update_stop(
+    requests: &dyn Requests,
+    r: &UpgradeRecord,
+    selection: Selection,
+    by: &str,
+) -> Result<Vec<String>, EngineError> {
+    let step = r
+        .step(StepKind::DataUpdate)
+        .ok_or_else(|| EngineError::Refused("this upgrade has no data-update step".into()))?;
+    let running = |name: &str| {
+        step.item(name)
+            .is_some_and(|i| i.state == ItemState::Running)
+    };
+    let names = match selection {
+        Selection::All => {
+            let names: Vec<String> = step
+                .items
+                .iter()
+                .filter(|i| i.state == ItemState::Running)
+                .map(|i| i.name.clone())
+                .collect();
+            if names.is_empty() {
+                return Err(EngineError::Refused(
+                    "no data-update task is running: nothing to stop".into(),
+                ));
+            }
+            names
+        }
+        Selection::Ids(names) => {
+            for name in &names {
+                let Some(item) = step.item(name) else {
+                    return Err(EngineError::Refused(format!(
+                        "no data-update task `{name}` has started in this upgrade; only a running task can be stopped"
+                    )));
+                };
+                if !running(name) {
+                    return Err(EngineError::Refused(format!(
+                        "data-update task `{name}` is {}; only a running task can be stopped",
+                        item.state.label()
+                    )));
+                }
+            }
+            names
+        }
+    };
+    for name in &names {
+        requests
+            .request_stop(&r.id, name, by)
+            .await
+            .map_err(|err| EngineError::Refused(err.to_string()))?;
+    }
+    Ok(names)
+}
+
+/// The name the local operator is recorded under (`$USER`, else `operator`).
+pub fn local_operator() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "operator".to_owned())
 }

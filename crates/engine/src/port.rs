@@ -107,6 +107,9 @@ pub trait Databases: Send + Sync {
     /// Runs a data-update task under `run_id`; a run id already finished returns its recorded
     /// outcome and runs nothing again.
     async fn run_data_update(&self, task: &str, run_id: &str) -> Result<TaskRun, PortError>;
+    /// Stops data-update task `task` while [`Databases::run_data_update`] runs it (that call
+    /// then returns [`TaskRun::Stopped`]); a task not running is left as it is.
+    async fn stop_data_update(&self, task: &str) -> Result<(), PortError>;
 }
 
 /// The bundle's hooks (an HTTP call or a command each).
@@ -126,6 +129,42 @@ pub trait Hooks: Send + Sync {
 pub trait Records: Send + Sync {
     /// Saves the whole record (one JSON document) atomically.
     async fn save(&self, record: &UpgradeRecord) -> Result<(), PortError>;
+}
+
+/// Operator requests made from another process to the changeover driving an upgrade:
+/// `changeover upgrade data-update stop NAME` saves one, the driver polls while a task runs,
+/// stops it and clears the request.
+///
+/// # Guarantees
+/// - Requests are kept apart from the record, so the driver's saves of the whole record
+///   never lose one; saving the same request twice keeps one.
+#[async_trait]
+pub trait Requests: Send + Sync {
+    /// Asks the driver of upgrade `upgrade` to stop data-update task `task`.
+    async fn request_stop(&self, upgrade: &str, task: &str, by: &str) -> Result<(), PortError>;
+    /// The tasks of `upgrade` with a stop pending, and who asked: (task, by).
+    async fn stop_requests(&self, upgrade: &str) -> Result<Vec<(String, String)>, PortError>;
+    /// Removes a stop request once acted on (or no longer meant); absent is fine.
+    async fn clear_stop(&self, upgrade: &str, task: &str) -> Result<(), PortError>;
+}
+
+/// No requests reach this engine (tests without a store): none is ever pending.
+pub struct NoRequests;
+
+#[async_trait]
+impl Requests for NoRequests {
+    async fn request_stop(&self, _: &str, task: &str, _: &str) -> Result<(), PortError> {
+        Err(format!(
+            "cannot ask to stop data-update task `{task}`: this changeover has no store for requests"
+        )
+        .into())
+    }
+    async fn stop_requests(&self, _: &str) -> Result<Vec<(String, String)>, PortError> {
+        Ok(Vec::new())
+    }
+    async fn clear_stop(&self, _: &str, _: &str) -> Result<(), PortError> {
+        Ok(())
+    }
 }
 
 /// The store of upgrade records, as the console needs it.

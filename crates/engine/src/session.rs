@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use crate::driver::{Engine, Stop};
 use crate::error::EngineError;
-use crate::port::PortError;
+use crate::port::{PortError, Requests};
 use crate::upgrade::UpgradeRecord;
 
 /// How often the heartbeat renews the lease; the lease's time to live should be a few
@@ -24,6 +24,11 @@ pub trait Lease: Send + Sync {
     /// Extends the lease; fails if `holder` lost it.
     async fn renew(&self, holder: &str) -> Result<(), PortError>;
     async fn release(&self, holder: &str) -> Result<(), PortError>;
+    /// The operator's requests to the lease holder (e.g. stop a data-update task), kept in
+    /// the same store as the lease; `None` when that store takes none.
+    fn requests(&self) -> Option<Arc<dyn Requests>> {
+        None
+    }
 }
 
 /// Drives `record` while holding the lease.
@@ -40,6 +45,14 @@ pub async fn drive_leased(
     record: &mut UpgradeRecord,
 ) -> Result<Stop, EngineError> {
     acquire(lease.as_ref(), holder).await?;
+    let engine = &match lease.requests() {
+        // the holder sees the requests saved in the lease's store (`data-update stop`)
+        Some(requests) => Engine {
+            requests,
+            ..engine.clone()
+        },
+        None => engine.clone(),
+    };
     let heartbeat = {
         let lease = lease.clone();
         let holder = holder.to_owned();

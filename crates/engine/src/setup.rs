@@ -176,6 +176,7 @@ pub fn engine(
             ..to.target()
         },
         records,
+        requests: std::sync::Arc::new(crate::port::NoRequests),
         max_wait: MAX_WAIT,
         background: Default::default(),
     })

@@ -273,4 +273,9 @@ impl Databases for Metadb {
         write_ledger(&ledger, &entry)?;
         Ok(run)
     }
+
+    async fn stop_data_update(&self, task: &str) -> Result<(), PortError> {
+        self.tasks.stop(task)?;
+        Ok(())
+    }
 }

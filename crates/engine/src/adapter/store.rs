@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use changeover_store::Store;
 use changeover_store::upgrades::UpgradeRow;
 
-use crate::port::{PortError, RecordStore, Records};
+use crate::port::{PortError, RecordStore, Records, Requests};
 use crate::upgrade::UpgradeRecord;
 
 /// The store's upgrade records.
@@ -91,6 +91,64 @@ impl RecordStore for StoreRecords {
     }
 }
 
+/// Operator requests in the store (`upgrade_requests`, migration 0011).
+#[derive(Clone)]
+pub struct StoreRequests(pub Store);
+
+/// The request kind of a data-update stop.
+const STOP: &str = "stop";
+
+#[async_trait]
+impl Requests for StoreRequests {
+    async fn request_stop(&self, upgrade: &str, task: &str, by: &str) -> Result<(), PortError> {
+        sqlx::query(
+            "INSERT INTO upgrade_requests (upgrade_id, kind, target, requested_by, requested_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (upgrade_id, kind, target) DO NOTHING",
+        )
+        .bind(upgrade)
+        .bind(STOP)
+        .bind(task)
+        .bind(by)
+        .bind(crate::now().to_string())
+        .execute(self.0.pool())
+        .await
+        .map_err(|e| format!("saving the stop request of `{task}` in the store failed: {e}"))?;
+        Ok(())
+    }
+
+    async fn stop_requests(&self, upgrade: &str) -> Result<Vec<(String, String)>, PortError> {
+        let rows = sqlx::query(
+            "SELECT target, requested_by FROM upgrade_requests \
+             WHERE upgrade_id = $1 AND kind = $2 ORDER BY target",
+        )
+        .bind(upgrade)
+        .bind(STOP)
+        .fetch_all(self.0.pool())
+        .await
+        .map_err(|e| format!("reading stop requests from the store failed: {e}"))?;
+        rows.iter()
+            .map(|row| {
+                use sqlx::Row as _;
+                Ok((row.try_get(0)?, row.try_get(1)?))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| format!("reading stop requests from the store failed: {e}").into())
+    }
+
+    async fn clear_stop(&self, upgrade: &str, task: &str) -> Result<(), PortError> {
+        sqlx::query(
+            "DELETE FROM upgrade_requests WHERE upgrade_id = $1 AND kind = $2 AND target = $3",
+        )
+        .bind(upgrade)
+        .bind(STOP)
+        .bind(task)
+        .execute(self.0.pool())
+        .await
+        .map_err(|e| format!("clearing the stop request of `{task}` failed: {e}"))?;
+        Ok(())
+    }
+}
+
 /// The one-upgrade-at-a-time lease in the store.
 pub struct StoreLease {
     pub store: Store,
@@ -124,5 +182,9 @@ impl crate::session::Lease for StoreLease {
     async fn release(&self, holder: &str) -> Result<(), PortError> {
         self.store.leases().release(UPGRADE_LEASE, holder).await?;
         Ok(())
+    }
+
+    fn requests(&self) -> Option<std::sync::Arc<dyn Requests>> {
+        Some(std::sync::Arc::new(StoreRequests(self.store.clone())))
     }
 }

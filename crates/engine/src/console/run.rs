@@ -211,9 +211,25 @@ impl Console {
                         operator::skip_data_updates(&engine, &mut record, &names).await?
                     }
                     DataUpdateAction::Stop => {
-                        return Err(ConsoleError::Refused(
-                            "data-update tasks run inside the changeover that drives the upgrade; stop that changeover (Ctrl-C) and the task is recorded failed and runs again on `changeover upgrade retry`, or skip it with `changeover upgrade data-update skip NAME`".into(),
-                        ));
+                        // the changeover driving the upgrade stops the task: only ask it
+                        let requests = self.lease.requests().ok_or_else(|| {
+                            ConsoleError::Refused(
+                                "this store takes no requests to the driving changeover".into(),
+                            )
+                        })?;
+                        let names = operator::request_data_update_stop(
+                            requests.as_ref(),
+                            &record,
+                            selection,
+                            &operator::local_operator(),
+                        )
+                        .await?;
+                        println!(
+                            "stop requested for {}: the changeover driving upgrade {} stops it and records it stopped (`changeover upgrade status`); run it again with `changeover upgrade data-update run NAME`",
+                            names.join(", "),
+                            record.id
+                        );
+                        return Ok(());
                     }
                 }
                 self.drive(record).await

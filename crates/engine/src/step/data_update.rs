@@ -2,11 +2,13 @@
 //! resumes (full downtime) when every blocking task is done. Manual-start tasks wait for
 //! the operator.
 
+use std::time::Duration;
+
 use crate::crash;
 use crate::driver::Engine;
 use crate::error::EngineError;
 use crate::port::TaskRun;
-use crate::upgrade::{Item, ItemState, Mode, StepKind, StepOutcome, UpgradeRecord};
+use crate::upgrade::{Item, ItemState, LogLevel, Mode, StepKind, StepOutcome, UpgradeRecord};
 
 use super::dispatch;
 
@@ -86,12 +88,66 @@ pub(super) async fn run(e: &Engine, r: &mut UpgradeRecord) -> Result<StepOutcome
     Ok(StepOutcome::Done)
 }
 
+/// How often a running task's stop request is looked for in the store.
+const STOP_POLL: Duration = Duration::from_millis(300);
+
+/// Who asked to stop `name` (a request pending in the store), if anyone.
+async fn stop_requested(e: &Engine, r: &UpgradeRecord, name: &str) -> Option<String> {
+    match e.requests.stop_requests(&r.id).await {
+        Ok(requests) => requests
+            .into_iter()
+            .find(|(t, _)| t == name)
+            .map(|(_, by)| by),
+        Err(err) => {
+            tracing::warn!(upgrade = %r.id, task = name, error = %err, "reading stop requests failed");
+            None
+        }
+    }
+}
+
+async fn clear_stop(e: &Engine, r: &UpgradeRecord, name: &str) {
+    if let Err(err) = e.requests.clear_stop(&r.id, name).await {
+        tracing::warn!(upgrade = %r.id, task = name, error = %err, "clearing a stop request failed");
+    }
+}
+
+/// Runs one task, watching for a stop request while it runs (`data-update stop` from
+/// another process); returns the run's outcome and who stopped it.
+async fn run_watched(
+    e: &Engine,
+    r: &UpgradeRecord,
+    name: &str,
+    run_id: &str,
+) -> (Result<TaskRun, crate::port::PortError>, Option<String>) {
+    let run = e.platform.databases.run_data_update(name, run_id);
+    tokio::pin!(run);
+    let mut stopped_by = None;
+    loop {
+        tokio::select! {
+            result = &mut run => return (result, stopped_by),
+            () = tokio::time::sleep(STOP_POLL), if stopped_by.is_none() => {
+                if let Some(by) = stop_requested(e, r, name).await {
+                    tracing::info!(upgrade = %r.id, task = name, %by, "stopping a data-update task on request");
+                    match e.platform.databases.stop_data_update(name).await {
+                        Ok(()) => stopped_by = Some(by),
+                        Err(err) => tracing::warn!(task = name, error = %err, "stopping the task failed"),
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Runs the named tasks one at a time unless settled or running elsewhere.
 ///
 /// # Guarantees
 /// - Each run has an id `(upgrade, task, run number)` saved before the task starts; after a
 ///   crash the same id is sent again and the runner returns its recorded outcome instead of
 ///   running the task twice. A failed or stopped task runs again under a new number.
+/// - A stop request (from any process) is seen within [`STOP_POLL`] while the task runs:
+///   the task is stopped and recorded `Stopped`, and the request cleared. A task left
+///   running by a changeover that died, with a stop pending, is recorded `Stopped` without
+///   being run again. A request older than the run is cleared before it starts.
 pub(crate) async fn run_tasks(
     e: &Engine,
     r: &mut UpgradeRecord,
@@ -101,6 +157,23 @@ pub(crate) async fn run_tasks(
         let current = state(r, name).unwrap_or(ItemState::Pending);
         if current.is_settled() {
             continue;
+        }
+        if let Some(by) = stop_requested(e, r, name).await {
+            if current == ItemState::Running {
+                // its changeover stopped while it ran; the operator asked to stop it since
+                let now = e.now();
+                task(r, name).finish(ItemState::Stopped, now);
+                r.note(
+                    LogLevel::Warn,
+                    Some(KIND),
+                    format!("data-update task {name} stopped at the request of {by}"),
+                    now,
+                );
+                e.save(r).await?;
+                clear_stop(e, r, name).await;
+                continue;
+            }
+            clear_stop(e, r, name).await;
         }
         let now = e.now();
         let it = task(r, name);
@@ -113,7 +186,7 @@ pub(crate) async fn run_tasks(
         task(r, name).begin(now);
         e.save(r).await?;
         crash::point(&format!("{KIND}:intent"));
-        let result = e.platform.databases.run_data_update(name, &run_id).await;
+        let (result, stopped_by) = run_watched(e, r, name, &run_id).await;
         crash::point(&format!("{KIND}:effect"));
         let state = match result {
             Ok(TaskRun::Succeeded) => ItemState::Succeeded,
@@ -124,8 +197,26 @@ pub(crate) async fn run_tasks(
             },
         };
         let now = e.now();
+        if let Some(by) = &stopped_by {
+            r.note(
+                LogLevel::Warn,
+                Some(KIND),
+                format!(
+                    "data-update task {name} {} at the request of {by}",
+                    if state == ItemState::Stopped {
+                        "stopped"
+                    } else {
+                        "ended before it could be stopped"
+                    }
+                ),
+                now,
+            );
+        }
         task(r, name).finish(state, now);
         e.save(r).await?;
+        if stopped_by.is_some() {
+            clear_stop(e, r, name).await;
+        }
     }
     Ok(())
 }

@@ -74,6 +74,7 @@ async fn zero_downtime_serves_every_request_of_a_steady_loop() {
             ..Target::default()
         },
         records: port,
+        requests: std::sync::Arc::new(changeover_engine::port::NoRequests),
         max_wait: std::time::Duration::from_millis(50),
         background: Default::default(),
     };

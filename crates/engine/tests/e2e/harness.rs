@@ -66,12 +66,18 @@ impl Drop for Platform {
     }
 }
 
-fn bundles() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample");
+/// The sample bundles 1.0.0, 1.0.1 and 1.1.0 of `tests/fixtures/sample`; `target` (a
+/// folder of `tests/fixtures`) replaces 1.1.0 when given.
+pub fn bundles(target: Option<&str>) -> Vec<(String, Vec<u8>)> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     ["1.0.0", "1.0.1", "1.1.0"]
         .iter()
         .map(|v| {
             let name = format!("{v}.yaml");
+            let dir = match target {
+                Some(t) if *v == "1.1.0" => fixtures.join(t),
+                _ => fixtures.join("sample"),
+            };
             (
                 name.clone(),
                 std::fs::read(dir.join(&name)).expect("sample bundle"),
@@ -84,6 +90,16 @@ impl Platform {
     /// Starts the sample platform 1.0.0 on `db` with `workflows` workflows whose tasks
     /// sleep `task_secs`, and waits until an instance runs.
     pub async fn start(db: TestDb, workflows: usize, task_secs: u32) -> Self {
+        Self::start_with(db, workflows, task_secs, bundles(None)).await
+    }
+
+    /// [`Platform::start`] with the given bundles.
+    pub async fn start_with(
+        db: TestDb,
+        workflows: usize,
+        task_secs: u32,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Self {
         let bin_dir = sample_bin_dir();
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
@@ -128,7 +144,6 @@ impl Platform {
         let store = Store::open(&Location::Sqlite(dir.path().join("store.db")))
             .await
             .unwrap();
-        let files = bundles();
         let refs: Vec<(&str, &[u8])> = files
             .iter()
             .map(|(n, b)| (n.as_str(), b.as_slice()))
@@ -168,6 +183,11 @@ impl Platform {
             p.wait_running(1).await;
         }
         p
+    }
+
+    /// The directory of the platform's files and the store (`store.db`).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
     }
 
     pub async fn wait_running(&self, at_least: usize) {

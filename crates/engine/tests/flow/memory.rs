@@ -107,6 +107,7 @@ impl Memory {
                 rule: Default::default(),
             },
             records: port,
+            requests: std::sync::Arc::new(changeover_engine::port::NoRequests),
             max_wait: std::time::Duration::from_millis(1),
             background: Default::default(),
         }
@@ -263,6 +264,10 @@ impl Databases for Memory {
         }
         w.task_runs.insert(key, 1);
         Ok(TaskRun::Succeeded)
+    }
+    async fn stop_data_update(&self, _task: &str) -> Result<(), PortError> {
+        // tasks here end at once: nothing is ever running to stop
+        Ok(())
     }
 }
 

@@ -1,0 +1,146 @@
+//! `changeover upgrade data-update stop` from another process: the changeover driving the
+//! upgrade stops the running task, records it stopped, and `data-update run` runs it again.
+
+use std::time::Duration;
+
+use changeover_engine::adapter::store::StoreRequests;
+use changeover_engine::operator::{self, Selection};
+use changeover_engine::port::Requests;
+use changeover_engine::upgrade::{ItemState, Mode, Status, StepKind, StepPhase, UpgradeRecord};
+use changeover_store::{Location, Store};
+
+use super::crash::{drive, driver_config, platform};
+use super::harness::Platform;
+
+async fn latest(p: &Platform) -> Option<UpgradeRecord> {
+    p.console.store.list().await.unwrap().into_iter().next()
+}
+
+fn task_state(r: &UpgradeRecord, name: &str) -> Option<ItemState> {
+    r.step(StepKind::DataUpdate)?
+        .item(name)
+        .map(|i| i.state.clone())
+}
+
+#[tokio::test]
+async fn a_running_data_update_is_stopped_from_another_process_and_runs_again() {
+    let p = platform(Mode::Partial).await;
+    let hold = p.settings.data_dir.join("hold-backfill");
+    std::fs::write(&hold, b"").unwrap();
+    let config = driver_config(&p);
+    // the changeover driving the upgrade
+    let driving = {
+        let config = config.clone();
+        tokio::spawn(async move { drive(&config, &["start", "partial", "1.1.0"], None).await })
+    };
+    let mut running = None;
+    for _ in 0..240 {
+        if let Some(r) = latest(&p).await
+            && task_state(&r, "backfill_owner") == Some(ItemState::Running)
+        {
+            running = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let running = running.expect("backfill_owner runs (held by hold-backfill)");
+
+    // refused for a task that is not running, nothing saved
+    let store = Store::open(&Location::Sqlite(p.dir().join("store.db")))
+        .await
+        .unwrap();
+    let requests = StoreRequests(store);
+    let err = operator::request_data_update_stop(
+        &requests,
+        &running,
+        Selection::Ids(vec!["refresh_stats".into()]),
+        "alice",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "data-update task `refresh_stats` is pending; only a running task can be stopped"
+    );
+    let err = operator::request_data_update_stop(
+        &requests,
+        &running,
+        Selection::Ids(vec!["no_such_task".into()]),
+        "alice",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no data-update task `no_such_task`"),
+        "{err}"
+    );
+    assert!(
+        requests
+            .stop_requests(&running.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // stop every running task (the batch form) from another process
+    let stop = drive(&config, &["data-update", "stop", "--all"], None).await;
+    assert!(stop.success(), "data-update stop: {stop}");
+    let driven = tokio::time::timeout(Duration::from_secs(60), driving)
+        .await
+        .expect("the driving changeover saw the stop request")
+        .unwrap();
+    assert!(
+        !driven.success(),
+        "a stopped blocking task fails the step: the driver reports it"
+    );
+    let r = latest(&p).await.unwrap();
+    assert_eq!(task_state(&r, "backfill_owner"), Some(ItemState::Stopped));
+    let step = r.step(StepKind::DataUpdate).unwrap();
+    assert!(
+        matches!(&step.phase, StepPhase::Failed { reason } if reason.contains("backfill_owner: stopped")),
+        "{:?}",
+        step.phase
+    );
+    assert!(
+        r.log
+            .iter()
+            .any(|l| l.message.contains("stopped at the request of")),
+        "the record says who stopped it"
+    );
+    assert!(
+        requests.stop_requests(&r.id).await.unwrap().is_empty(),
+        "the request is cleared once acted on"
+    );
+    assert_eq!(
+        r.status,
+        Status::Upgrading,
+        "the upgrade waits for the operator"
+    );
+
+    // runnable again later
+    std::fs::remove_file(&hold).unwrap();
+    let run = drive(&config, &["data-update", "run", "backfill_owner"], None).await;
+    assert!(run.success(), "data-update run: {run}");
+    let r = latest(&p).await.unwrap();
+    assert_eq!(task_state(&r, "backfill_owner"), Some(ItemState::Succeeded));
+    let item = r
+        .step(StepKind::DataUpdate)
+        .unwrap()
+        .item("backfill_owner")
+        .unwrap();
+    assert_eq!(
+        item.fact("runs"),
+        Some("2"),
+        "a second run under a new run id"
+    );
+    assert_eq!(
+        r.status,
+        Status::Succeeded,
+        "{}",
+        changeover_engine::view::status(&r)
+    );
+    let runs = std::fs::read_to_string(p.settings.data_dir.join("data-update-runs.log")).unwrap();
+    let count = |task: &str| runs.lines().filter(|l| *l == task).count();
+    assert_eq!((count("backfill_owner"), count("refresh_stats")), (2, 1));
+}
