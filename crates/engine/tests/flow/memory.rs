@@ -30,6 +30,8 @@ pub struct World {
     pub last: Option<UpgradeRecord>,
     /// toggles seen while each application started: (app, prod scheduling)
     pub scheduling_during_start: Vec<(String, bool)>,
+    /// What `failed_today_succeeded_yesterday` answers (verification fails when not empty).
+    pub failed_today: Vec<FailedInstance>,
 }
 
 #[derive(Clone, Default)]
@@ -206,7 +208,7 @@ impl Scheduler for Memory {
         &self,
         _today: changeover_engine::upgrade::Date,
     ) -> Result<Vec<FailedInstance>, PortError> {
-        Ok(vec![])
+        Ok(self.world().failed_today.clone())
     }
 }
 

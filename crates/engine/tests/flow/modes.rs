@@ -181,3 +181,54 @@ async fn operator_mode_waits_for_next_and_for_chosen_terminations() {
     );
     assert!(!r.in_maintenance());
 }
+
+#[tokio::test]
+async fn a_failed_verification_is_overruled_with_who_and_why() {
+    let mem = Memory::new(&[]);
+    mem.world().failed_today = vec![verify::FailedInstance {
+        instance_id: "i-9".into(),
+        node_id: "n-9".into(),
+        task_name: "load".into(),
+        node_type: "SHELL".into(),
+        schedule_type: "scheduled".into(),
+        updated_at: "2026-11-23T10:00:00Z".into(),
+        status: "failed".into(),
+    }];
+    let engine = mem.engine();
+    let mut r = new_record(Mode::Zero, true);
+    let stop = engine.drive(&mut r).await.unwrap();
+    assert!(
+        matches!(&stop, Stop::NeedsOperator { step: StepKind::Verify, reason } if reason.contains("verification failed")),
+        "{stop:?}"
+    );
+    let err = operator::overrule_verification(&engine, &mut r, "alice", " ")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs the reason"), "{err}");
+    operator::overrule_verification(
+        &engine,
+        &mut r,
+        "alice",
+        "the load failed on a source outage",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        engine.drive(&mut r).await.unwrap(),
+        Stop::Ended(Status::Succeeded)
+    );
+    let shown = changeover_engine::view::status(&r);
+    assert!(
+        shown.contains("verdict overruled by alice at ")
+            && shown.contains("(the load failed on a source outage)"),
+        "{shown}"
+    );
+    let saved = mem.world().last.clone().expect("the record was saved");
+    let o = saved.verification.unwrap().overrule.unwrap();
+    assert_eq!(o.by.as_deref(), Some("alice"));
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("the load failed on a source outage")
+    );
+    assert!(!o.overruled.is_empty(), "the overruled reasons are kept");
+}
