@@ -2,8 +2,13 @@
 //! `cargo run --release -p changeover-engine --example bench -- target/release`
 //! (after `cargo build --release --workspace`). Reports, per mode: total duration, time in
 //! maintenance, time dispatch was paused, instances interrupted (killed), failed
-//! data-service requests during the upgrade, and each step's wall time (changeover's own
-//! overhead is the step time not spent waiting on the platform).
+//! data-service requests during the upgrade, and each step's wall time; then, per step,
+//! changeover's own overhead: the wall time split into waiting on the platform (a port
+//! call in flight, or the pause before a waiting step runs again), saving the record in the
+//! store, and the rest, changeover's own code (`bench_support/meter.rs`).
+
+#[path = "bench_support/meter.rs"]
+mod bench_meter;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,6 +18,9 @@ use changeover_drivers::scheduler::{InstanceStatus, StatisticsQuery};
 use changeover_engine::console::{ModeArg, UpgradeCommand};
 use changeover_engine::demo::{DemoOptions, start_platform};
 use changeover_engine::upgrade::metrics::Durations;
+use changeover_engine::upgrade::{Action, StepKind};
+
+use bench_meter::{Meter, Split};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -35,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         "| mode | to | total ms | maintenance ms | dispatch paused ms | instances killed | failed data-service requests | steps (ms) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut overheads: Vec<(String, StepKind, Option<i64>, Split)> = Vec::new();
     for (mode, to) in [
         (ModeArg::Zero, "1.0.1"),
         (ModeArg::Partial, "1.1.0"),
@@ -85,14 +94,47 @@ async fn main() -> anyhow::Result<()> {
             estimated_completion: None,
             contact_email: None,
             contact_phone: None,
-            save_only: false,
+            save_only: true,
             accept_risk: true,
             yes: true,
         };
-        let outcome = p.console.execute(start).await;
+        let meter = Meter::default();
+        let outcome = async {
+            // saved, then started and driven here with the engine's ports metered
+            p.console.execute(start).await?;
+            let mut record = p
+                .console
+                .store
+                .active()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("the saved record is not active"))?;
+            record.apply(Action::Start, changeover_engine::now())?;
+            p.console
+                .store
+                .save(&record)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let engine = meter.wrap(p.console.engine(&record).await?);
+            let end = changeover_engine::session::drive_leased(
+                &engine,
+                p.console.lease.clone(),
+                "bench",
+                &mut record,
+            )
+            .await?;
+            anyhow::ensure!(
+                end == changeover_engine::Stop::Ended(
+                    changeover_engine::upgrade::Status::Succeeded
+                ),
+                "the upgrade stopped at {end:?}"
+            );
+            anyhow::Ok(())
+        }
+        .await;
         stop.store(true, Ordering::SeqCst);
         requests.await?;
-        outcome.map_err(|e| anyhow::anyhow!("{mode:?}: {e}"))?;
+        outcome.map_err(|e| e.context(format!("{mode:?}")))?;
         let record = p
             .console
             .store
@@ -130,7 +172,31 @@ async fn main() -> anyhow::Result<()> {
             failed.load(Ordering::SeqCst),
             steps.join(", ")
         );
+        let splits = meter.splits();
+        for (kind, took) in &d.steps {
+            let split = splits.get(kind).copied().unwrap_or_default();
+            overheads.push((record.mode.words().to_owned(), *kind, *took, split));
+        }
         let _ = p.driver.kill_all();
+    }
+    println!();
+    println!(
+        "| mode | step | under the cursor ms | waiting on the platform ms | paused between runs ms | saving the record ms | changeover's own code ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (mode, kind, _took, split) in overheads {
+        let ms = |d: std::time::Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+        let own = split
+            .wall
+            .saturating_sub(split.platform + split.paused + split.store);
+        println!(
+            "| {mode} | {kind} | {} | {} | {} | {} | {} |",
+            ms(split.wall),
+            ms(split.platform),
+            ms(split.paused),
+            ms(split.store),
+            ms(own)
+        );
     }
     Ok(())
 }
