@@ -67,16 +67,31 @@ pub fn driver_config(p: &Platform) -> PathBuf {
 
 /// Runs one driver command to its end (or its crash point).
 pub async fn drive(config: &Path, args: &[&str], crash_at: Option<&str>) -> ExitStatus {
+    driver(config, args, crash_at)
+        .status()
+        .await
+        .expect("run the platform driver")
+}
+
+/// The driver command; its output goes to `driver.log` next to `config` (so processes it
+/// leaves behind hold no pipe of the test).
+pub fn driver(config: &Path, args: &[&str], crash_at: Option<&str>) -> tokio::process::Command {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("driver.log"))
+        .expect("the driver's log file");
     let mut cmd = tokio::process::Command::new(driver_exe());
     cmd.arg(config)
         .args(args)
         .env_remove(CRASH_AT)
-        .env("RUST_LOG", "off")
-        .stdout(std::process::Stdio::null());
+        .env("RUST_LOG", "warn")
+        .stdout(log.try_clone().expect("the driver's log file"))
+        .stderr(log);
     if let Some(point) = crash_at {
         cmd.env(CRASH_AT, point);
     }
-    cmd.status().await.expect("run the platform driver")
+    cmd
 }
 
 /// A fresh sample platform 1.0.0 for `mode`, with the counted bundles.

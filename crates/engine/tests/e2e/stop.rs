@@ -9,7 +9,7 @@ use changeover_engine::port::Requests;
 use changeover_engine::upgrade::{ItemState, Mode, Status, StepKind, StepPhase, UpgradeRecord};
 use changeover_store::{Location, Store};
 
-use super::crash::{drive, driver_config, platform};
+use super::crash::{drive, driver, driver_config, platform};
 use super::harness::Platform;
 
 async fn latest(p: &Platform) -> Option<UpgradeRecord> {
@@ -20,6 +20,77 @@ fn task_state(r: &UpgradeRecord, name: &str) -> Option<ItemState> {
     r.step(StepKind::DataUpdate)?
         .item(name)
         .map(|i| i.state.clone())
+}
+
+/// Waits until the record shows `backfill_owner` running.
+async fn wait_backfill_running(p: &Platform) -> UpgradeRecord {
+    for _ in 0..240 {
+        if let Some(r) = latest(p).await
+            && task_state(&r, "backfill_owner") == Some(ItemState::Running)
+        {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("backfill_owner never ran (held by hold-backfill)");
+}
+
+fn runs(p: &Platform, task: &str) -> usize {
+    std::fs::read_to_string(p.settings.data_dir.join("data-update-runs.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l == task)
+        .count()
+}
+
+#[tokio::test]
+async fn a_stop_asked_while_no_changeover_drives_is_honoured_on_resume_without_a_rerun() {
+    let p = platform(Mode::Partial).await;
+    let hold = p.settings.data_dir.join("hold-backfill");
+    std::fs::write(&hold, b"").unwrap();
+    let config = driver_config(&p);
+    let mut driving = driver(&config, &["start", "partial", "1.1.0"], None)
+        .spawn()
+        .unwrap();
+    let running = wait_backfill_running(&p).await;
+    // the driving changeover dies with the task running
+    driving.kill().await.unwrap();
+    assert_eq!(runs(&p, "backfill_owner"), 1);
+
+    let stop = drive(&config, &["data-update", "stop", "backfill_owner"], None).await;
+    assert!(stop.success(), "data-update stop: {stop}");
+    let store = Store::open(&Location::Sqlite(p.dir().join("store.db")))
+        .await
+        .unwrap();
+    let requests = StoreRequests(store);
+    assert_eq!(
+        requests.stop_requests(&running.id).await.unwrap(),
+        [("backfill_owner".to_owned(), operator::local_operator())],
+        "the request waits in the store, naming who asked"
+    );
+
+    // restarted: the task is recorded stopped, not run again
+    let resumed = drive(&config, &["next"], None).await;
+    assert!(
+        !resumed.success(),
+        "the stopped blocking task fails the step"
+    );
+    let r = latest(&p).await.unwrap();
+    assert_eq!(task_state(&r, "backfill_owner"), Some(ItemState::Stopped));
+    assert_eq!(runs(&p, "backfill_owner"), 1, "not run again on resume");
+    assert!(requests.stop_requests(&r.id).await.unwrap().is_empty());
+
+    std::fs::remove_file(&hold).unwrap();
+    let run = drive(&config, &["data-update", "run", "backfill_owner"], None).await;
+    assert!(run.success(), "data-update run: {run}");
+    let r = latest(&p).await.unwrap();
+    assert_eq!(
+        r.status,
+        Status::Succeeded,
+        "{}",
+        changeover_engine::view::status(&r)
+    );
+    assert_eq!(runs(&p, "backfill_owner"), 2);
 }
 
 #[tokio::test]
@@ -33,17 +104,7 @@ async fn a_running_data_update_is_stopped_from_another_process_and_runs_again() 
         let config = config.clone();
         tokio::spawn(async move { drive(&config, &["start", "partial", "1.1.0"], None).await })
     };
-    let mut running = None;
-    for _ in 0..240 {
-        if let Some(r) = latest(&p).await
-            && task_state(&r, "backfill_owner") == Some(ItemState::Running)
-        {
-            running = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let running = running.expect("backfill_owner runs (held by hold-backfill)");
+    let running = wait_backfill_running(&p).await;
 
     // refused for a task that is not running, nothing saved
     let store = Store::open(&Location::Sqlite(p.dir().join("store.db")))
@@ -140,7 +201,8 @@ async fn a_running_data_update_is_stopped_from_another_process_and_runs_again() 
         "{}",
         changeover_engine::view::status(&r)
     );
-    let runs = std::fs::read_to_string(p.settings.data_dir.join("data-update-runs.log")).unwrap();
-    let count = |task: &str| runs.lines().filter(|l| *l == task).count();
-    assert_eq!((count("backfill_owner"), count("refresh_stats")), (2, 1));
+    assert_eq!(
+        (runs(&p, "backfill_owner"), runs(&p, "refresh_stats")),
+        (2, 1)
+    );
 }
