@@ -200,7 +200,7 @@ pub async fn request_data_update_stop(
                 };
                 if !running(name) {
                     return Err(EngineError::Refused(format!(
-                        "data-update task `{name}` is {}; only a running task can be stopped",
+                        "data-update task `{name}` is not running ({}); only a running task can be stopped",
                         item.state.label()
                     )));
                 }

@@ -2,4 +2,5 @@ pub mod db;
 mod hooks;
 mod metadb;
 mod processes;
+mod requests;
 mod rolling;

@@ -121,7 +121,7 @@ async fn a_running_data_update_is_stopped_from_another_process_and_runs_again() 
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "data-update task `refresh_stats` is pending; only a running task can be stopped"
+        "data-update task `refresh_stats` is not running (pending); only a running task can be stopped"
     );
     let err = operator::request_data_update_stop(
         &requests,

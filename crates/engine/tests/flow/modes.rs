@@ -232,3 +232,40 @@ async fn a_failed_verification_is_overruled_with_who_and_why() {
     );
     assert!(!o.overruled.is_empty(), "the overruled reasons are kept");
 }
+
+#[tokio::test]
+async fn data_update_stop_is_refused_unless_a_task_runs() {
+    let requests = changeover_engine::port::NoRequests;
+    let zero = new_record(Mode::Zero, true);
+    let err = operator::request_data_update_stop(&requests, &zero, Selection::All, "alice")
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "this upgrade has no data-update step");
+
+    let mem = Memory::new(&[]);
+    let engine = mem.engine();
+    let mut r = new_record(Mode::Partial, true);
+    assert_eq!(
+        engine.drive(&mut r).await.unwrap(),
+        Stop::Ended(Status::Succeeded)
+    );
+    let err = operator::request_data_update_stop(&requests, &r, Selection::All, "alice")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no data-update task is running: nothing to stop"
+    );
+    let err = operator::request_data_update_stop(
+        &requests,
+        &r,
+        Selection::Ids(vec!["backfill_owner".into()]),
+        "alice",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "data-update task `backfill_owner` is not running (succeeded); only a running task can be stopped"
+    );
+}
