@@ -7,7 +7,13 @@
 //!
 //! **Architecture Invariant:** every side effect is preceded by a saved intent (item
 //! `running`, with its request id where the platform needs one) and followed by a saved
-//! outcome, so a changeover killed at any moment resumes without doing anything twice.
+//! outcome, so a changeover killed at any moment resumes without doing anything twice
+//! (`changeover upgrade next` resumes a step left running; `tests/e2e/crash.rs` kills it
+//! with SIGKILL at named points against the real sample platform).
+//!
+//! Operators act from other processes through the store: item-level actions change the
+//! record ([`operator`]); a stop of a running data-update task is a request
+//! ([`port::Requests`]) the driving changeover polls while the task runs. See `README.md`.
 
 pub use changeover_core::upgrade;
 
