@@ -107,6 +107,8 @@ pub trait Databases: Send + Sync {
     /// Runs a data-update task under `run_id`; a run id already finished returns its recorded
     /// outcome and runs nothing again.
     async fn run_data_update(&self, task: &str, run_id: &str) -> Result<TaskRun, PortError>;
+    /// The recorded outcome of run `run_id` if it finished; runs nothing.
+    async fn finished_data_update(&self, run_id: &str) -> Result<Option<TaskRun>, PortError>;
     /// Stops data-update task `task` while [`Databases::run_data_update`] runs it (that call
     /// then returns [`TaskRun::Stopped`]); a task not running is left as it is.
     async fn stop_data_update(&self, task: &str) -> Result<(), PortError>;

@@ -165,6 +165,9 @@ impl Databases for Metered<dyn Databases> {
     async fn run_data_update(&self, task: &str, run_id: &str) -> Result<TaskRun, PortError> {
         self.0.platform(self.1.run_data_update(task, run_id)).await
     }
+    async fn finished_data_update(&self, run_id: &str) -> Result<Option<TaskRun>, PortError> {
+        self.0.platform(self.1.finished_data_update(run_id)).await
+    }
     async fn stop_data_update(&self, task: &str) -> Result<(), PortError> {
         self.0.platform(self.1.stop_data_update(task)).await
     }

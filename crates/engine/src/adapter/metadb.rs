@@ -274,6 +274,16 @@ impl Databases for Metadb {
         Ok(run)
     }
 
+    async fn finished_data_update(&self, run_id: &str) -> Result<Option<TaskRun>, PortError> {
+        Ok(
+            read_ledger(&self.ledger_path(run_id)).map(|entry| match entry {
+                Ledger::Succeeded => TaskRun::Succeeded,
+                Ledger::Failed { reason } => TaskRun::Failed(reason),
+                Ledger::Stopped => TaskRun::Stopped,
+            }),
+        )
+    }
+
     async fn stop_data_update(&self, task: &str) -> Result<(), PortError> {
         self.tasks.stop(task)?;
         Ok(())

@@ -88,6 +88,18 @@ pub(super) async fn run(e: &Engine, r: &mut UpgradeRecord) -> Result<StepOutcome
     Ok(StepOutcome::Done)
 }
 
+/// The item state a run ended in.
+fn task_state(run: Result<TaskRun, crate::port::PortError>) -> ItemState {
+    match run {
+        Ok(TaskRun::Succeeded) => ItemState::Succeeded,
+        Ok(TaskRun::Failed(reason)) => ItemState::Failed { reason },
+        Ok(TaskRun::Stopped) => ItemState::Stopped,
+        Err(err) => ItemState::Failed {
+            reason: err.to_string(),
+        },
+    }
+}
+
 /// How often a running task's stop request is looked for in the store.
 const STOP_POLL: Duration = Duration::from_millis(300);
 
@@ -146,8 +158,9 @@ async fn run_watched(
 ///   running the task twice. A failed or stopped task runs again under a new number.
 /// - A stop request (from any process) is seen within [`STOP_POLL`] while the task runs:
 ///   the task is stopped and recorded `Stopped`, and the request cleared. A task left
-///   running by a changeover that died, with a stop pending, is recorded `Stopped` without
-///   being run again. A request older than the run is cleared before it starts.
+///   running by a changeover that died, with a stop pending, is recorded with its run's
+///   outcome if the run finished, else `Stopped`, and is not run again. A request older
+///   than the run is cleared before it starts.
 pub(crate) async fn run_tasks(
     e: &Engine,
     r: &mut UpgradeRecord,
@@ -158,24 +171,6 @@ pub(crate) async fn run_tasks(
         if current.is_settled() {
             continue;
         }
-        if let Some(by) = stop_requested(e, r, name).await {
-            if current == ItemState::Running {
-                // its changeover stopped while it ran; the operator asked to stop it since
-                let now = e.now();
-                task(r, name).finish(ItemState::Stopped, now);
-                r.note(
-                    LogLevel::Warn,
-                    Some(KIND),
-                    format!("data-update task {name} stopped at the request of {by}"),
-                    now,
-                );
-                e.save(r).await?;
-                clear_stop(e, r, name).await;
-                continue;
-            }
-            clear_stop(e, r, name).await;
-        }
-        let now = e.now();
         let it = task(r, name);
         if current != ItemState::Running {
             let runs: u32 = it.fact("runs").and_then(|n| n.parse().ok()).unwrap_or(0) + 1;
@@ -183,19 +178,48 @@ pub(crate) async fn run_tasks(
         }
         let runs = task(r, name).fact("runs").unwrap_or("1").to_owned();
         let run_id = format!("{}:{name}:{runs}", r.id);
+        if let Some(by) = stop_requested(e, r, name).await {
+            if current == ItemState::Running {
+                // its changeover stopped while it ran, and the operator asked to stop it
+                // since: the run's own outcome if it finished, else stopped, not run again
+                let finished = e
+                    .platform
+                    .databases
+                    .finished_data_update(&run_id)
+                    .await
+                    .map_err(|err| {
+                        EngineError::Refused(format!(
+                            "reading the outcome of data-update run {run_id} failed: {err}; retry with `changeover upgrade next`"
+                        ))
+                    })?;
+                let now = e.now();
+                let (state, message) = match finished {
+                    Some(run) => (
+                        task_state(Ok(run)),
+                        format!(
+                            "data-update task {name} had ended before the request of {by} to stop it"
+                        ),
+                    ),
+                    None => (
+                        ItemState::Stopped,
+                        format!("data-update task {name} stopped at the request of {by}"),
+                    ),
+                };
+                task(r, name).finish(state, now);
+                r.note(LogLevel::Warn, Some(KIND), message, now);
+                e.save(r).await?;
+                clear_stop(e, r, name).await;
+                continue;
+            }
+            clear_stop(e, r, name).await;
+        }
+        let now = e.now();
         task(r, name).begin(now);
         e.save(r).await?;
         crash::point(&format!("{KIND}:intent"));
         let (result, stopped_by) = run_watched(e, r, name, &run_id).await;
         crash::point(&format!("{KIND}:effect"));
-        let state = match result {
-            Ok(TaskRun::Succeeded) => ItemState::Succeeded,
-            Ok(TaskRun::Failed(reason)) => ItemState::Failed { reason },
-            Ok(TaskRun::Stopped) => ItemState::Stopped,
-            Err(err) => ItemState::Failed {
-                reason: err.to_string(),
-            },
-        };
+        let state = task_state(result);
         let now = e.now();
         if let Some(by) = &stopped_by {
             r.note(

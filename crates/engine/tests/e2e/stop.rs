@@ -206,3 +206,35 @@ async fn a_running_data_update_is_stopped_from_another_process_and_runs_again() 
         (2, 1)
     );
 }
+
+#[tokio::test]
+async fn a_stop_asked_after_the_task_ended_unrecorded_keeps_its_outcome() {
+    use std::os::unix::process::ExitStatusExt;
+    let p = platform(Mode::Partial).await;
+    let config = driver_config(&p);
+    // killed after backfill_owner ran and before its outcome was saved
+    let killed = drive(
+        &config,
+        &["start", "partial", "1.1.0"],
+        Some("data-update:effect"),
+    )
+    .await;
+    assert_eq!(killed.signal(), Some(9), "{killed}");
+    let r = latest(&p).await.unwrap();
+    assert_eq!(task_state(&r, "backfill_owner"), Some(ItemState::Running));
+    let stop = drive(&config, &["data-update", "stop", "backfill_owner"], None).await;
+    assert!(stop.success(), "data-update stop: {stop}");
+
+    let resumed = drive(&config, &["next"], None).await;
+    assert!(resumed.success(), "resume: {resumed}");
+    let r = latest(&p).await.unwrap();
+    assert_eq!(task_state(&r, "backfill_owner"), Some(ItemState::Succeeded));
+    assert_eq!(r.status, Status::Succeeded);
+    assert_eq!(runs(&p, "backfill_owner"), 1, "its run is not repeated");
+    assert!(
+        r.log
+            .iter()
+            .any(|l| l.message.contains("had ended before the request")),
+        "the record says the stop came too late"
+    );
+}

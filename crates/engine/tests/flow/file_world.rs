@@ -249,6 +249,14 @@ impl Databases for FileWorld {
         });
         Ok(TaskRun::Succeeded)
     }
+    async fn finished_data_update(&self, run_id: &str) -> Result<Option<TaskRun>, PortError> {
+        Ok(self
+            .read()
+            .task_runs
+            .iter()
+            .any(|r| r == run_id)
+            .then_some(TaskRun::Succeeded))
+    }
     async fn stop_data_update(&self, _task: &str) -> Result<(), PortError> {
         // tasks here end at once: nothing is ever running to stop
         Ok(())

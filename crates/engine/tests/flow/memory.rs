@@ -267,6 +267,14 @@ impl Databases for Memory {
         w.task_runs.insert(key, 1);
         Ok(TaskRun::Succeeded)
     }
+    async fn finished_data_update(&self, run_id: &str) -> Result<Option<TaskRun>, PortError> {
+        let suffix = format!("|{run_id}");
+        let w = self.world();
+        Ok(w.task_runs
+            .keys()
+            .any(|k| k.ends_with(&suffix))
+            .then_some(TaskRun::Succeeded))
+    }
     async fn stop_data_update(&self, _task: &str) -> Result<(), PortError> {
         // tasks here end at once: nothing is ever running to stop
         Ok(())
