@@ -376,7 +376,7 @@ macro_rules! crash_points {
             }
         )*
         /// Every crash point of this file, for the count below.
-        const POINTS: &[&str] = &[$($point),*];
+        const POINTS: &[(Mode, &str)] = &[$(($mode, $point)),*];
     };
 }
 
@@ -410,4 +410,16 @@ crash_points! {
 #[test]
 fn at_least_twenty_crash_points_across_the_modes() {
     assert!(POINTS.len() >= 20, "{} crash points", POINTS.len());
+    for mode in [Mode::Full, Mode::Partial, Mode::Zero] {
+        assert!(
+            POINTS.iter().any(|(m, _)| *m == mode),
+            "{mode}: no crash point"
+        );
+    }
+    for middle in [":intent", ":effect"] {
+        assert!(
+            POINTS.iter().any(|(_, p)| p.contains(middle)),
+            "no crash point in the middle of a step ({middle})"
+        );
+    }
 }
