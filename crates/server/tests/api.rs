@@ -38,7 +38,12 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let server = tokio::spawn(Api::new(store.clone()).serve(listener));
     let http = reqwest::Client::new();
-    let url = |path: &str| format!("http://{addr}{}", path.replace("{id}", "up-7"));
+    let url = |path: &str| {
+        format!(
+            "http://{addr}{}",
+            path.replace("{id}", "up-7").replace("{version}", "1.0.0")
+        )
+    };
 
     let all = endpoints();
     assert!(all.iter().filter(|e| e.access != Access::Public).count() >= 6);
@@ -89,7 +94,9 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
                 // are refused with a reason; every other read succeeds.
                 let needs_platform =
                     matches!(e.path, "/api/v1/compatibility" | "/api/v1/verification");
-                if needs_platform {
+                if e.path == "/api/v1/versions/{version}/bundle" {
+                    assert_eq!(status, StatusCode::NOT_FOUND, "nothing uploaded as {role}");
+                } else if needs_platform {
                     assert!(
                         status == StatusCode::CONFLICT || status == StatusCode::BAD_REQUEST,
                         "{} {} as {role}: {status}",

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
 use super::error::ApiError;
-use super::{Api, handlers, upgrades};
+use super::{Api, handlers, upgrades, versions};
 use crate::auth::{self, Role, Secret};
 
 /// Who may call an endpoint.
@@ -63,6 +63,24 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: R(Role::Viewer),
             summary: "the version catalog (optionally ?platform=NAME)",
             handler: || get(handlers::versions),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/versions",
+            access: R(Role::Admin),
+            summary: "upload a bundle (raw YAML as application/x-yaml or ZIP as application/zip; ?overwrite=true replaces a known version): validated, then imported or overwritten; 422 invalid_bundle with the errors",
+            handler: || {
+                post(versions::upload).layer(axum::extract::DefaultBodyLimit::max(
+                    changeover_core::bundle::MAX_BUNDLE_BYTES + 1,
+                ))
+            },
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/versions/{version}/bundle",
+            access: R(Role::Viewer),
+            summary: "the uploaded bundle of a version, byte for byte (?platform=NAME)",
+            handler: || get(versions::bundle),
         },
         Endpoint {
             method: Method::GET,
@@ -265,8 +283,11 @@ pub fn openapi_document() -> serde_json::Value {
             op["security"] = serde_json::json!([{"bearer": []}]);
             op["x-required-role"] = serde_json::json!(role.as_str());
         }
-        if e.path.contains("{id}") {
-            op["parameters"] = serde_json::json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        let params: Vec<serde_json::Value> = path_params(e.path)
+            .map(|name| serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = serde_json::Value::Array(params);
         }
         let entry = paths.entry(e.path).or_insert_with(|| serde_json::json!({}));
         entry[e.method.as_str().to_ascii_lowercase()] = op;
@@ -280,6 +301,12 @@ pub fn openapi_document() -> serde_json::Value {
             "schemas": {"Error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
         }
     })
+}
+
+/// The `{name}` segments of a route path.
+fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
 }
 
 async fn openapi() -> axum::Json<serde_json::Value> {

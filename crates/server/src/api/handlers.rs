@@ -180,6 +180,7 @@ pub async fn add_user(
     body: Result<Json<NewUser>, JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<UserSummary>), ApiError> {
     let body = bad_json(body)?;
+    super::versions::refuse_in_maintenance(&api).await?;
     let role: auth::Role = body.role.parse().map_err(|e: String| {
         ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", e)
     })?;

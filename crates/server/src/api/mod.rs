@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod error;
 mod handlers;
 mod upgrades;
+mod versions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
