@@ -133,6 +133,53 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
         );
     }
 
+    // Request and response schemas come from the handlers' types.
+    let start = &doc["paths"]["/api/v1/upgrades"]["post"];
+    assert_eq!(
+        start["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/StartRequest"
+    );
+    let schema = &doc["components"]["schemas"]["StartRequest"];
+    for field in [
+        "to",
+        "mode",
+        "accept_risk",
+        "save_only",
+        "auto_advance",
+        "contact_email",
+    ] {
+        assert!(
+            schema["properties"][field].is_object(),
+            "StartRequest.{field}: {schema}"
+        );
+    }
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    for field in ["to", "mode", "accept_risk", "save_only"] {
+        assert!(
+            required.contains(&field),
+            "StartRequest.{field} is required: {schema}"
+        );
+    }
+    assert!(start["responses"]["201"].is_object(), "{start}");
+    let upload = &doc["paths"]["/api/v1/versions"]["post"]["requestBody"]["content"];
+    assert!(upload["application/zip"].is_object() && upload["application/x-yaml"].is_object());
+    let compat = &doc["components"]["schemas"]["Compatibility"]["properties"];
+    assert!(
+        compat["modes"].is_object() && compat["offered"].is_object(),
+        "{compat}"
+    );
+    let refs = doc.to_string();
+    for name in refs.split("#/components/schemas/").skip(1) {
+        let name = name.split('"').next().unwrap_or_default();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "#/components/schemas/{name} is referred to but missing"
+        );
+    }
+
     // Login: a wrong password is 401 with a stable code and nothing internal.
     let resp = http
         .post(url("/api/v1/login"))

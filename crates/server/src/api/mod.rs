@@ -9,6 +9,7 @@ pub mod drive;
 pub mod endpoints;
 pub mod error;
 mod handlers;
+pub mod schema;
 mod upgrades;
 mod versions;
 
