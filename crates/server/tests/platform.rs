@@ -182,6 +182,11 @@ impl Served {
         anyhow::bail!("no workflow instance ran within 30 s")
     }
 
+    /// The API's store, opened again.
+    pub async fn store(&self) -> changeover_store::Store {
+        self._location.open().await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

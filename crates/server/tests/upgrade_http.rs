@@ -370,3 +370,67 @@ async fn partial_downtime_upgrade_driven_only_through_http() -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// A server killed in the middle of a step leaves the record running and its lease
+/// behind; `POST …/next` on the next server resumes the record once the lease expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_record_left_mid_step_by_a_killed_server_is_resumed_by_next() -> anyhow::Result<()> {
+    use changeover_engine::adapter::store::{StoreRecords, UPGRADE_LEASE};
+    use changeover_engine::port::{RecordStore, Records};
+    use changeover_engine::upgrade::Action;
+
+    let s = Served::new(1, 2).await?;
+    for v in ["1.0.0", "1.0.1", "1.1.0"] {
+        s.upload(v, "").await?;
+    }
+    s.start_platform("1.0.0").await?;
+    let resp = s
+        .request(Method::POST, "/api/v1/upgrades", "otto")
+        .json(&json!({"to": "1.1.0", "mode": "partial", "accept_risk": true, "save_only": true, "auto_advance": true}))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let id = resp.json::<serde_json::Value>().await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // What a server killed during the first step leaves: the step running, the lease held.
+    let store = s.store().await;
+    let records = StoreRecords(store.clone());
+    let mut record = records.get(&id).await.map_err(anyhow::Error::msg)?;
+    record.apply(Action::Start, changeover_engine::now())?;
+    let step = record.begin_step(changeover_engine::now());
+    assert!(step.is_some(), "a first step began");
+    records.save(&record).await.map_err(anyhow::Error::msg)?;
+    store
+        .leases()
+        .acquire(
+            UPGRADE_LEASE,
+            "killed-server",
+            std::time::Duration::from_secs(1),
+        )
+        .await?;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let resp = s
+        .request(Method::POST, &format!("/api/v1/upgrades/{id}/next"), "otto")
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(
+        resp.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        resp.text().await?
+    );
+    let done = s.wait_for(&id, 240, |r| r.status.is_final()).await?;
+    assert_eq!(
+        done.status,
+        Status::Succeeded,
+        "{}",
+        changeover_engine::view::status(&done)
+    );
+    assert_eq!(s.client.health().await?.version, "1.1.0");
+    Ok(())
+}

@@ -11,9 +11,9 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use changeover_core::compat::{self, Selection};
-use changeover_core::upgrade::{Action, Announcement, Mark, Mode, UpgradeRecord};
+use changeover_core::upgrade::{Action, Announcement, Mark, Mode, Status, UpgradeRecord};
 use changeover_core::version::Version;
-use changeover_engine::console::{self, DataUpdateAction, TaskAction};
+use changeover_engine::console::{self, DataUpdateAction, TaskAction, print};
 use changeover_engine::upgrade::verify::Report;
 use serde::{Deserialize, Serialize};
 
@@ -219,6 +219,12 @@ pub async fn next(
         Then::Drive,
         async |c| {
             body?;
+            // A record left mid-step (its driver died: a killed server or CLI) is resumed
+            // as it stands; the claim made sure nobody drives it now.
+            let record = c.active_as(Some(&id)).await?;
+            if record.status != Status::Configuring && print::stopped_at(&record).is_none() {
+                return Ok(record);
+            }
             Ok(c.apply_action(Some(&id), Action::Next).await?)
         },
     )
