@@ -290,3 +290,80 @@ async fn api_refuses_and_serves_sqlite() -> anyhow::Result<()> {
 async fn api_refuses_and_serves_postgres() -> anyhow::Result<()> {
     api_refuses_and_serves(Engine::Postgres).await
 }
+
+/// While maintenance mode is on, version uploads and user changes are refused with 409
+/// `maintenance` naming the announcement; reads still work.
+#[tokio::test]
+async fn maintenance_refuses_changes_outside_the_upgrade() -> anyhow::Result<()> {
+    let location = TestLocation::new(Engine::Sqlite).await;
+    let store = location.open().await;
+    let cli = Actor {
+        name: "setup",
+        peer: "cli",
+    };
+    auth::add_user(
+        &store,
+        &cli,
+        "ada",
+        Role::Admin,
+        &Secret::new("a long enough password"),
+    )
+    .await?;
+    let token = auth::issue_token(&store, &cli, "ada", "test").await?;
+    store
+        .upgrades()
+        .insert(&row(&record("up-m", true)?)?)
+        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(Api::new(store.clone()).serve(listener));
+    let http = reqwest::Client::new();
+    let bundle = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundles/sample/1.0.0.yaml"),
+    )?;
+    let resp = http
+        .post(format!("http://{addr}/api/v1/versions"))
+        .bearer_auth(token.expose())
+        .header("content-type", "application/x-yaml")
+        .body(bundle)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body: serde_json::Value = resp.json().await?;
+    assert_eq!(body["code"], "maintenance", "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("up-m")
+            && message.contains("2026-11-24 03:30")
+            && message.contains("ops@example.com"),
+        "{message}"
+    );
+    let resp = http
+        .post(format!("http://{addr}/api/v1/users"))
+        .bearer_auth(token.expose())
+        .json(&serde_json::json!({"name": "nina", "role": "viewer", "password": "nina's long password"}))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await?["code"],
+        "maintenance"
+    );
+    assert!(
+        store.users().get("nina").await?.is_none(),
+        "no user was added"
+    );
+    assert!(
+        store.catalog().list(None).await?.is_empty(),
+        "nothing was stored"
+    );
+    let resp = http
+        .get(format!("http://{addr}/api/v1/versions"))
+        .bearer_auth(token.expose())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK, "reads still work");
+    server.abort();
+    store.close().await;
+    Ok(())
+}

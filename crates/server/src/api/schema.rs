@@ -119,8 +119,8 @@ described!(
 described!(
     /// `changeover_store::CatalogEntry`.
     CatalogEntry,
-    "a version in the catalog (changeover_store::CatalogEntry): platform, version, file name, format, size, digests, upload times",
-    ["platform", "version", "format", "md5", "sha256"]
+    "a version in the catalog (changeover_store::CatalogEntry): platform, version, file name, format, size, digests, upload times, and `current` when the platform runs it",
+    ["platform", "version", "format", "md5", "sha256", "current"]
 );
 described!(
     /// `changeover_store::audit::AuditEntry`.
