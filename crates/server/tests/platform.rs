@@ -16,8 +16,8 @@ use changeover_engine::settings::PlatformSettings;
 use changeover_engine::upgrade::UpgradeRecord;
 use changeover_server::api::Api;
 use changeover_server::auth::{self, Actor, Role, Secret};
-use changeover_store::Engine;
 use changeover_store::test_utils::TestLocation;
+use changeover_store::{Engine, Store};
 
 /// The directory of the sample platform's binaries (built once per test run).
 fn bin_dir() -> PathBuf {
@@ -58,6 +58,21 @@ impl Drop for Served {
     fn drop(&mut self) {
         self.server.abort();
         let _ = self.driver.kill_all();
+    }
+}
+
+/// The engine's console over `store` as `changeover serve` builds it.
+pub fn console(store: &Store, versions: Arc<BundleVersions>, holder: &str) -> Console {
+    Console {
+        store: Arc::new(StoreRecords(store.clone())),
+        lease: Arc::new(StoreLease {
+            store: store.clone(),
+        }),
+        settings: versions.settings.clone(),
+        versions,
+        holder: format!("{holder}-{}", std::process::id()),
+        progress: false,
+        json: false,
     }
 }
 
@@ -129,17 +144,7 @@ impl Served {
             store: Some(store.clone()),
             ports,
         });
-        let console = Console {
-            store: Arc::new(StoreRecords(store.clone())),
-            lease: Arc::new(StoreLease {
-                store: store.clone(),
-            }),
-            versions: versions.clone(),
-            settings: settings.clone(),
-            holder: format!("serve-test-{}", std::process::id()),
-            progress: false,
-            json: false,
-        };
+        let console = console(&store, versions.clone(), "serve-test");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(Api::with_platform(store, console).serve(listener));

@@ -372,9 +372,20 @@ async fn partial_downtime_upgrade_driven_only_through_http() -> anyhow::Result<(
 }
 
 /// A server killed in the middle of a step leaves the record running and its lease
-/// behind; `POST …/next` on the next server resumes the record once the lease expired.
+/// behind; `POST …/next` resumes the record once the lease expired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_record_left_mid_step_by_a_killed_server_is_resumed_by_next() -> anyhow::Result<()> {
+    left_mid_step_then_resumed(false).await
+}
+
+/// The same, resumed by the next server on its own when it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_record_left_mid_step_by_a_killed_server_is_resumed_by_the_next_server()
+-> anyhow::Result<()> {
+    left_mid_step_then_resumed(true).await
+}
+
+async fn left_mid_step_then_resumed(restart: bool) -> anyhow::Result<()> {
     use changeover_engine::adapter::store::{StoreRecords, UPGRADE_LEASE};
     use changeover_engine::port::{RecordStore, Records};
     use changeover_engine::upgrade::Action;
@@ -413,17 +424,30 @@ async fn a_record_left_mid_step_by_a_killed_server_is_resumed_by_next() -> anyho
         .await?;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    let resp = s
-        .request(Method::POST, &format!("/api/v1/upgrades/{id}/next"), "otto")
-        .json(&json!({}))
-        .send()
-        .await?;
-    assert_eq!(
-        resp.status(),
-        StatusCode::ACCEPTED,
-        "{}",
-        resp.text().await?
-    );
+    if restart {
+        // A new server on the same store resumes it on its own.
+        let next = changeover_server::api::Api::with_platform(
+            store.clone(),
+            crate::platform::console(&store, s.versions.clone(), "restarted"),
+        );
+        let resumed = next
+            .resume_interrupted()
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        assert_eq!(resumed, Some(id.clone()));
+    } else {
+        let resp = s
+            .request(Method::POST, &format!("/api/v1/upgrades/{id}/next"), "otto")
+            .json(&json!({}))
+            .send()
+            .await?;
+        assert_eq!(
+            resp.status(),
+            StatusCode::ACCEPTED,
+            "{}",
+            resp.text().await?
+        );
+    }
     let done = s.wait_for(&id, 240, |r| r.status.is_final()).await?;
     assert_eq!(
         done.status,

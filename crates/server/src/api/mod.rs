@@ -48,13 +48,45 @@ impl Api {
         }
     }
 
+    /// Resumes the active record when its last driver died mid-step (a killed server or
+    /// CLI left it running): drives it in the background, once the dead driver's lease has
+    /// expired. Returns the id resumed. A record waiting for the operator is left alone.
+    pub async fn resume_interrupted(&self) -> Result<Option<String>, ApiError> {
+        let Some(platform) = &self.platform else {
+            return Ok(None);
+        };
+        let Some(record) = platform
+            .console
+            .store
+            .active()
+            .await
+            .map_err(ApiError::internal)?
+        else {
+            return Ok(None);
+        };
+        let interrupted = record.status != changeover_core::upgrade::Status::Configuring
+            && changeover_engine::console::print::stopped_at(&record).is_none();
+        if !interrupted {
+            return Ok(None);
+        }
+        let claim = platform.claim(&self.store, &record.id).await?;
+        let id = record.id.clone();
+        tracing::info!(upgrade = %id, "resuming an upgrade its last driver left mid-step");
+        platform.drive(claim, record);
+        Ok(Some(id))
+    }
+
     /// The whole application; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
     pub fn router(&self) -> Router {
         endpoints::router(self.clone())
     }
 
-    /// Serves on `listener` until the task is dropped.
+    /// Serves on `listener` until the task is dropped; first resumes an interrupted upgrade
+    /// ([`Api::resume_interrupted`]).
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        if let Err(e) = self.resume_interrupted().await {
+            tracing::warn!(reason = %e.message, "not resuming the active upgrade now; `POST …/next` resumes it");
+        }
         axum::serve(
             listener,
             self.router()
