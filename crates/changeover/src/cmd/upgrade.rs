@@ -129,6 +129,21 @@ pub fn console(
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    if matches!(args.command, UpgradeCommand::Status) && crate::progress::bars_wanted(ctx.json) {
+        let record = match &ctx.remote {
+            Some(remote) => crate::remote::upgrade::latest(remote).await?,
+            None => {
+                let store = ctx.store().await?;
+                let console = console(&args.platform, ctx, &store, String::new())?;
+                console
+                    .current_or_latest()
+                    .await
+                    .map_err(|e| failed(e.to_string(), "see `changeover upgrade status`"))?
+            }
+        };
+        crate::progress::draw(&record);
+        return Ok(());
+    }
     if let Some(remote) = &ctx.remote {
         return crate::remote::upgrade::run(remote, args.command, ctx.json).await;
     }

@@ -32,6 +32,11 @@ fn failure(err: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// The active record, else the newest one (for `upgrade status` on a terminal).
+pub async fn latest(r: &Remote) -> anyhow::Result<UpgradeRecord> {
+    current_or_latest(r).await.map_err(failure)
+}
+
 pub async fn run(r: &Remote, command: UpgradeCommand, json: bool) -> anyhow::Result<()> {
     execute(r, command, json).await.map_err(failure)
 }

@@ -350,7 +350,8 @@ impl Console {
             })
     }
 
-    async fn current_or_latest(&self) -> Result<UpgradeRecord, ConsoleError> {
+    /// The active record, else the newest one.
+    pub async fn current_or_latest(&self) -> Result<UpgradeRecord, ConsoleError> {
         if let Some(r) = self
             .store
             .active()
