@@ -7,6 +7,8 @@ mod config;
 mod context;
 mod failure;
 mod output;
+mod progress;
+mod remote;
 
 use std::process::ExitCode;
 

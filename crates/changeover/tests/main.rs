@@ -5,5 +5,7 @@ mod common;
 mod catalog;
 mod check;
 mod help;
+mod remote;
+mod remote_upgrade;
 mod store;
 mod validation;

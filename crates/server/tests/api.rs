@@ -38,7 +38,12 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let server = tokio::spawn(Api::new(store.clone()).serve(listener));
     let http = reqwest::Client::new();
-    let url = |path: &str| format!("http://{addr}{}", path.replace("{id}", "up-7"));
+    let url = |path: &str| {
+        format!(
+            "http://{addr}{}",
+            path.replace("{id}", "up-7").replace("{version}", "1.0.0")
+        )
+    };
 
     let all = endpoints();
     assert!(all.iter().filter(|e| e.access != Access::Public).count() >= 6);
@@ -85,7 +90,20 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
                     e.method,
                     e.path
                 );
-                if e.method == reqwest::Method::GET {
+                // Without a platform (this server has none), the platform's live reads
+                // are refused with a reason; every other read succeeds.
+                let needs_platform =
+                    matches!(e.path, "/api/v1/compatibility" | "/api/v1/verification");
+                if e.path == "/api/v1/versions/{version}/bundle" {
+                    assert_eq!(status, StatusCode::NOT_FOUND, "nothing uploaded as {role}");
+                } else if needs_platform {
+                    assert!(
+                        status == StatusCode::CONFLICT || status == StatusCode::BAD_REQUEST,
+                        "{} {} as {role}: {status}",
+                        e.method,
+                        e.path
+                    );
+                } else if e.method == reqwest::Method::GET {
                     assert_eq!(status, StatusCode::OK, "{} {} as {role}", e.method, e.path);
                 }
             } else {
@@ -112,6 +130,53 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
             "{} {} missing from openapi.json",
             e.method,
             e.path
+        );
+    }
+
+    // Request and response schemas come from the handlers' types.
+    let start = &doc["paths"]["/api/v1/upgrades"]["post"];
+    assert_eq!(
+        start["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/StartRequest"
+    );
+    let schema = &doc["components"]["schemas"]["StartRequest"];
+    for field in [
+        "to",
+        "mode",
+        "accept_risk",
+        "save_only",
+        "auto_advance",
+        "contact_email",
+    ] {
+        assert!(
+            schema["properties"][field].is_object(),
+            "StartRequest.{field}: {schema}"
+        );
+    }
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    for field in ["to", "mode", "accept_risk", "save_only"] {
+        assert!(
+            required.contains(&field),
+            "StartRequest.{field} is required: {schema}"
+        );
+    }
+    assert!(start["responses"]["201"].is_object(), "{start}");
+    let upload = &doc["paths"]["/api/v1/versions"]["post"]["requestBody"]["content"];
+    assert!(upload["application/zip"].is_object() && upload["application/x-yaml"].is_object());
+    let compat = &doc["components"]["schemas"]["Compatibility"]["properties"];
+    assert!(
+        compat["modes"].is_object() && compat["offered"].is_object(),
+        "{compat}"
+    );
+    let refs = doc.to_string();
+    for name in refs.split("#/components/schemas/").skip(1) {
+        let name = name.split('"').next().unwrap_or_default();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "#/components/schemas/{name} is referred to but missing"
         );
     }
 
@@ -224,4 +289,81 @@ async fn api_refuses_and_serves_sqlite() -> anyhow::Result<()> {
 #[tokio::test]
 async fn api_refuses_and_serves_postgres() -> anyhow::Result<()> {
     api_refuses_and_serves(Engine::Postgres).await
+}
+
+/// While maintenance mode is on, version uploads and user changes are refused with 409
+/// `maintenance` naming the announcement; reads still work.
+#[tokio::test]
+async fn maintenance_refuses_changes_outside_the_upgrade() -> anyhow::Result<()> {
+    let location = TestLocation::new(Engine::Sqlite).await;
+    let store = location.open().await;
+    let cli = Actor {
+        name: "setup",
+        peer: "cli",
+    };
+    auth::add_user(
+        &store,
+        &cli,
+        "ada",
+        Role::Admin,
+        &Secret::new("a long enough password"),
+    )
+    .await?;
+    let token = auth::issue_token(&store, &cli, "ada", "test").await?;
+    store
+        .upgrades()
+        .insert(&row(&record("up-m", true)?)?)
+        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(Api::new(store.clone()).serve(listener));
+    let http = reqwest::Client::new();
+    let bundle = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundles/sample/1.0.0.yaml"),
+    )?;
+    let resp = http
+        .post(format!("http://{addr}/api/v1/versions"))
+        .bearer_auth(token.expose())
+        .header("content-type", "application/x-yaml")
+        .body(bundle)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body: serde_json::Value = resp.json().await?;
+    assert_eq!(body["code"], "maintenance", "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("up-m")
+            && message.contains("2026-11-24 03:30")
+            && message.contains("ops@example.com"),
+        "{message}"
+    );
+    let resp = http
+        .post(format!("http://{addr}/api/v1/users"))
+        .bearer_auth(token.expose())
+        .json(&serde_json::json!({"name": "nina", "role": "viewer", "password": "nina's long password"}))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await?["code"],
+        "maintenance"
+    );
+    assert!(
+        store.users().get("nina").await?.is_none(),
+        "no user was added"
+    );
+    assert!(
+        store.catalog().list(None).await?.is_empty(),
+        "nothing was stored"
+    );
+    let resp = http
+        .get(format!("http://{addr}/api/v1/versions"))
+        .bearer_auth(token.expose())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK, "reads still work");
+    server.abort();
+    store.close().await;
+    Ok(())
 }

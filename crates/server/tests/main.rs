@@ -4,6 +4,8 @@
 mod api;
 mod fixtures;
 mod gateway;
+mod platform;
 mod rolling;
 mod schemathesis;
+mod upgrade_http;
 mod users;

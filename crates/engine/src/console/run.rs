@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use changeover_core::compat::{self, CompatibilityRules};
 use changeover_core::version::Version;
 
-use super::args::{DataUpdateAction, TaskAction, UpgradeCommand};
+use super::args::{DataUpdateAction, UpgradeCommand};
+use super::print;
 use crate::adapter::drivers::SchedulerPort;
 use crate::driver::{Stop, now};
 use crate::error::EngineError;
@@ -18,7 +19,7 @@ use crate::settings::PlatformSettings;
 use crate::setup::{self, Resolved};
 use crate::upgrade::plan::PlanShape;
 use crate::upgrade::verify::{Report, days_before};
-use crate::upgrade::{Action, Announcement, Mode, NewUpgrade, StepPhase, UpgradeRecord};
+use crate::upgrade::{Action, Announcement, Mode, NewUpgrade, UpgradeRecord};
 use crate::view;
 
 /// The catalog of versions, as the console needs it.
@@ -58,8 +59,15 @@ impl From<crate::upgrade::ActionError> for ConsoleError {
     }
 }
 
-fn port(what: &'static str) -> impl FnOnce(PortError) -> ConsoleError {
+pub(super) fn port(what: &'static str) -> impl FnOnce(PortError) -> ConsoleError {
     move |source| ConsoleError::Port { what, source }
+}
+
+/// A record [`Console::create`] saved, and the note when the rules chose another mode.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub record: UpgradeRecord,
+    pub note: Option<String>,
 }
 
 /// Everything `changeover upgrade` needs.
@@ -95,32 +103,17 @@ pub fn new_id() -> String {
 /// Records that prints every change of a step's phase as a progress line.
 struct Printing {
     inner: Arc<dyn RecordStore>,
-    seen: Mutex<Vec<(String, String)>>,
+    progress: Mutex<print::Progress>,
 }
 
 #[async_trait]
 impl Records for Printing {
     async fn save(&self, record: &UpgradeRecord) -> Result<(), PortError> {
         self.inner.save(record).await?;
-        let steps = record
-            .steps
-            .iter()
-            .chain(record.exit.iter().flat_map(|e| &e.steps));
-        let now: Vec<(String, String)> = steps
-            .map(|s| {
-                (
-                    s.kind.to_string(),
-                    format!("{} {}%", s.phase.label(), s.percent()),
-                )
-            })
-            .collect();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for (i, (kind, state)) in now.iter().enumerate() {
-            if seen.get(i).is_none_or(|(_, s)| s != state) {
-                println!("  [{}] {kind}: {state}", record.id);
-            }
-        }
-        *seen = now;
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(record);
         Ok(())
     }
 }
@@ -158,7 +151,7 @@ impl Console {
             }
             UpgradeCommand::Status => {
                 let record = self.current_or_latest().await?;
-                self.print(&record, self.json);
+                print::record(&record, self.json);
                 Ok(())
             }
             UpgradeCommand::Next => self.act(Action::Next).await,
@@ -166,27 +159,15 @@ impl Console {
             UpgradeCommand::Skip { accept_risk } => self.act(Action::Skip { accept_risk }).await,
             UpgradeCommand::Terminate { rerun } => self.act(Action::Terminate { rerun }).await,
             UpgradeCommand::ForceTerminate { mark } => {
-                let mut record = self.active().await?;
-                record.apply(Action::ForceTerminate { mark: mark.into() }, now())?;
-                self.store
-                    .save(&record)
-                    .await
-                    .map_err(port("saving the record"))?;
+                let record = self
+                    .apply_action(None, Action::ForceTerminate { mark: mark.into() })
+                    .await?;
                 println!("{}", view::status(&record));
                 Ok(())
             }
             UpgradeCommand::Tasks { action, ids, all } => {
                 let selection = selection(ids, all)?;
-                let mut record = self.active().await?;
-                let engine = self.engine(&record).await?;
-                match action {
-                    TaskAction::Terminate => {
-                        operator::terminate_instances(&engine, &mut record, selection).await?
-                    }
-                    TaskAction::Rerun => {
-                        operator::rerun_instances(&engine, &mut record, selection).await?
-                    }
-                }
+                let record = self.tasks(None, action, selection).await?;
                 self.drive(record).await
             }
             UpgradeCommand::DataUpdate { action, names, all } => {
@@ -235,85 +216,26 @@ impl Console {
                 self.drive(record).await
             }
             UpgradeCommand::Records => {
-                let json = self.json;
-                let records = self.store.list().await.map_err(port("listing records"))?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&records).unwrap_or_default()
-                    );
-                } else {
-                    println!(
-                        "{:<26} {:<10} {:<9} {:<9} {:<18} {:<36}",
-                        "ID", "PLATFORM", "FROM", "TO", "MODE", "STATUS"
-                    );
-                    for r in records {
-                        println!(
-                            "{:<26} {:<10} {:<9} {:<9} {:<18} {:<36}",
-                            r.id,
-                            r.platform,
-                            r.from_version,
-                            r.to_version,
-                            r.mode.words(),
-                            r.status.label()
-                        );
-                    }
-                }
+                let records = self.records().await?;
+                print::records(&records, self.json);
                 Ok(())
             }
             UpgradeCommand::Show { id } => {
-                let json = self.json;
                 let record = self
                     .store
                     .get(&id)
                     .await
                     .map_err(port("reading the record"))?;
-                self.print(&record, json);
-                if !json {
-                    println!("{}", view::durations(&record));
-                    for line in &record.log {
-                        let step = line.step.map(|s| format!(" [{s}]")).unwrap_or_default();
-                        println!("{} {:?}{step} {}", line.at, line.level, line.message);
-                    }
-                }
+                print::show(&record, self.json);
                 Ok(())
             }
             UpgradeCommand::Verify => {
-                let json = self.json;
                 let report = self.verify_now().await?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", view::verification(&report));
-                }
+                print::verification(&report, self.json);
                 Ok(())
             }
             UpgradeCommand::Rollback { id } => {
-                let mut record = self
-                    .store
-                    .get(&id)
-                    .await
-                    .map_err(port("reading the record"))?;
-                if let Some(active) = self
-                    .store
-                    .active()
-                    .await
-                    .map_err(port("reading the store"))?
-                    && active.id != record.id
-                {
-                    return Err(ConsoleError::Refused(format!(
-                        "upgrade {} is {}: only one upgrade at a time; end it first",
-                        active.id, active.status
-                    )));
-                }
-                record.apply(Action::Rollback, now())?;
-                self.store
-                    .save(&record)
-                    .await
-                    .map_err(port("saving the record"))?;
+                let record = self.begin_rollback(&id).await?;
                 self.drive(record).await
             }
         }
@@ -328,6 +250,28 @@ impl Console {
         accept_risk: bool,
         yes: bool,
     ) -> Result<UpgradeRecord, ConsoleError> {
+        let created = self
+            .create(to, requested, announcement, save_only, accept_risk, yes)
+            .await?;
+        if let Some(note) = &created.note {
+            println!("{note}");
+        }
+        print::created(&created.record);
+        Ok(created.record)
+    }
+
+    /// Creates and saves the record of a new upgrade (started unless `save_only`), after
+    /// the one-at-a-time, risk and compatibility checks; prints nothing. `yes` accepts the
+    /// mode the rules offer instead of a refused one (the returned note says so).
+    pub async fn create(
+        &self,
+        to: &str,
+        requested: Mode,
+        announcement: Announcement,
+        save_only: bool,
+        accept_risk: bool,
+        yes: bool,
+    ) -> Result<Created, ConsoleError> {
         if let Some(active) = self
             .store
             .active()
@@ -363,20 +307,20 @@ impl Console {
         let selection = report
             .select(requested)
             .map_err(|e| ConsoleError::Refused(e.to_string()))?;
-        if let Some(note) = &selection.note {
-            if !yes {
-                return Err(ConsoleError::Refused(format!(
-                    "{note}; {} is offered: start again with `--mode {}`",
-                    selection.mode.words(),
-                    match selection.mode {
-                        Mode::Full => "full",
-                        Mode::Partial => "partial",
-                        Mode::Zero => "zero",
-                    }
-                )));
-            }
-            println!("{note}");
+        if let Some(note) = &selection.note
+            && !yes
+        {
+            return Err(ConsoleError::Refused(format!(
+                "{note}; {} is offered: start again with `--mode {}`",
+                selection.mode.words(),
+                match selection.mode {
+                    Mode::Full => "full",
+                    Mode::Partial => "partial",
+                    Mode::Zero => "zero",
+                }
+            )));
         }
+        let note = selection.note.clone();
         let target = self
             .versions
             .resolve(to)
@@ -407,18 +351,10 @@ impl Console {
             .insert(&record)
             .await
             .map_err(port("saving the new record"))?;
-        println!(
-            "upgrade {}: {} {} -> {} in {} mode",
-            record.id,
-            record.platform,
-            record.from_version,
-            record.to_version,
-            record.mode.words()
-        );
-        Ok(record)
+        Ok(Created { record, note })
     }
 
-    async fn active(&self) -> Result<UpgradeRecord, ConsoleError> {
+    pub(super) async fn active(&self) -> Result<UpgradeRecord, ConsoleError> {
         self.store
             .active()
             .await
@@ -430,7 +366,8 @@ impl Console {
             })
     }
 
-    async fn current_or_latest(&self) -> Result<UpgradeRecord, ConsoleError> {
+    /// The active record, else the newest one.
+    pub async fn current_or_latest(&self) -> Result<UpgradeRecord, ConsoleError> {
         if let Some(r) = self
             .store
             .active()
@@ -453,12 +390,7 @@ impl Console {
     }
 
     async fn act(&self, action: Action) -> Result<(), ConsoleError> {
-        let mut record = self.active().await?;
-        record.apply(action, now())?;
-        self.store
-            .save(&record)
-            .await
-            .map_err(port("saving the record"))?;
+        let record = self.apply_action(None, action).await?;
         self.drive(record).await
     }
 
@@ -477,7 +409,7 @@ impl Console {
         let records: Arc<dyn Records> = if self.progress {
             Arc::new(Printing {
                 inner: self.store.clone(),
-                seen: Mutex::new(Vec::new()),
+                progress: Mutex::new(print::Progress::default()),
             })
         } else {
             Arc::new(StoreRecords(self.store.clone()))
@@ -485,55 +417,30 @@ impl Console {
         setup::engine(&self.settings, &from, &to, records).map_err(ConsoleError::Refused)
     }
 
-    async fn drive(&self, mut record: UpgradeRecord) -> Result<(), ConsoleError> {
-        let engine = self.engine(&record).await?;
-        let stop = drive_leased(&engine, self.lease.clone(), &self.holder, &mut record).await?;
-        print!("{}", view::status(&record));
-        match stop {
-            Stop::Ended(status) => println!("upgrade {} ended: {status}", record.id),
-            Stop::Saved => println!(
-                "upgrade {} is saved; start it with `changeover upgrade next`",
-                record.id
-            ),
-            Stop::AwaitingNext(step) => {
-                println!("step {step} is done; continue with `changeover upgrade next`")
-            }
-            Stop::AwaitingComplete => {
-                println!("every step is done; complete the upgrade with `changeover upgrade next`")
-            }
-            Stop::NeedsOperator { step, reason } => {
-                println!("step {step} waits for the operator: {reason}")
-            }
-            Stop::Failed { step, reason } => {
-                return Err(ConsoleError::StepFailed {
-                    step: step.to_string(),
-                    reason,
-                });
-            }
-        }
-        if let Some(report) = &record.verification
-            && record
-                .current()
-                .is_none_or(|s| s.phase != StepPhase::Pending)
-        {
-            print!("{}", view::verification(report));
-        }
-        Ok(())
+    /// Drives `record` under the lease until it ends or waits for the operator; prints
+    /// nothing (progress lines only when `progress` is set).
+    pub async fn drive_quiet(&self, record: &mut UpgradeRecord) -> Result<Stop, ConsoleError> {
+        let engine = self.engine(record).await?;
+        Ok(drive_leased(&engine, self.lease.clone(), &self.holder, record).await?)
     }
 
-    fn print(&self, record: &UpgradeRecord, json: bool) {
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(record).unwrap_or_default()
-            );
-        } else {
-            print!("{}", view::status(record));
-        }
+    async fn drive(&self, mut record: UpgradeRecord) -> Result<(), ConsoleError> {
+        let stop = self.drive_quiet(&mut record).await?;
+        print::stop(&record, stop)
     }
 
     /// The verification of the workload now.
     pub async fn verify_now(&self) -> Result<Report, ConsoleError> {
+        self.verify_on(now().date(), None).await
+    }
+
+    /// The verification of the workload on `today` (the 7 days before it are the
+    /// baseline), of one tenant's instances when `tenant` is given.
+    pub async fn verify_on(
+        &self,
+        today: crate::upgrade::Date,
+        tenant: Option<&str>,
+    ) -> Result<Report, ConsoleError> {
         let current = self
             .versions
             .current()
@@ -550,11 +457,13 @@ impl Console {
             .adapter(&self.settings)
             .map_err(ConsoleError::Refused)?;
         let scheduler = SchedulerPort(adapter);
-        let today = now().date();
-        let stats = scheduler
+        let mut stats = scheduler
             .statistics(days_before(today, 8), today)
             .await
             .map_err(port("reading statistics"))?;
+        if let Some(tenant) = tenant {
+            stats.retain(|s| s.tenant == tenant);
+        }
         let failed = scheduler
             .failed_today_succeeded_yesterday(today)
             .await
@@ -573,7 +482,7 @@ impl Records for StoreRecords {
     }
 }
 
-fn selection(ids: Vec<String>, all: bool) -> Result<Selection, ConsoleError> {
+pub fn selection(ids: Vec<String>, all: bool) -> Result<Selection, ConsoleError> {
     match (all, ids.is_empty()) {
         (true, true) => Ok(Selection::All),
         (false, false) => Ok(Selection::Ids(ids)),

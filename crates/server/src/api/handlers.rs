@@ -7,13 +7,14 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Api;
 use super::error::ApiError;
 use crate::auth::{self, Caller, Secret};
 
 /// A malformed body or query as an API error (400 `bad_request`) instead of axum's text.
-fn bad_json<T>(given: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn bad_json<T>(given: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     given.map(|Json(v)| v).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -23,7 +24,7 @@ fn bad_json<T>(given: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     })
 }
 
-fn bad_query<T>(given: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn bad_query<T>(given: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     given.map(|Query(v)| v).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -33,14 +34,14 @@ fn bad_query<T>(given: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> 
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     name: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
     token: String,
     name: String,
@@ -62,8 +63,19 @@ pub async fn login(
     }))
 }
 
-pub async fn me(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"name": caller.name, "role": caller.role}))
+/// The signed-in user.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    name: String,
+    /// `viewer`, `operator` or `admin`.
+    role: String,
+}
+
+pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
+    Json(Me {
+        name: caller.name,
+        role: caller.role.to_string(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -72,15 +84,35 @@ pub struct VersionsQuery {
     platform: Option<String>,
 }
 
+/// A catalog entry and whether the platform runs that version now.
+#[derive(Serialize)]
+pub struct CatalogRow {
+    #[serde(flatten)]
+    entry: changeover_store::CatalogEntry,
+    current: bool,
+}
+
 pub async fn versions(
     State(api): State<Api>,
     q: Result<Query<VersionsQuery>, QueryRejection>,
-) -> Result<Json<Vec<changeover_store::CatalogEntry>>, ApiError> {
+) -> Result<Json<Vec<CatalogRow>>, ApiError> {
     let q = bad_query(q)?;
-    Ok(Json(api.store.catalog().list(q.platform.as_deref()).await?))
+    let entries = api.store.catalog().list(q.platform.as_deref()).await?;
+    let platforms = api.store.platforms().list().await?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|entry| CatalogRow {
+                current: platforms.iter().any(|p| {
+                    p.name == entry.platform && p.current_version.as_deref() == Some(&entry.version)
+                }),
+                entry,
+            })
+            .collect(),
+    ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UpgradeSummary {
     id: String,
     platform: String,
@@ -112,10 +144,14 @@ pub async fn upgrades(State(api): State<Api>) -> Result<Json<Vec<UpgradeSummary>
     ))
 }
 
+/// The header on `GET /api/v1/upgrades/{id}` saying whether this server drives the record
+/// right now (`true`/`false`): a client following an action polls until it is `false`.
+pub const DRIVING_HEADER: &str = "changeover-driving";
+
 pub async fn upgrade(
     State(api): State<Api>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<([(&'static str, &'static str); 1], Json<serde_json::Value>), ApiError> {
     let row = api
         .store
         .upgrades()
@@ -123,7 +159,15 @@ pub async fn upgrade(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("there is no upgrade record {id:?}")))?;
     let record = serde_json::from_str(&row.record).map_err(ApiError::internal)?;
-    Ok(Json(record))
+    let driving = api
+        .platform
+        .as_ref()
+        .and_then(|p| p.driving())
+        .is_some_and(|d| d == id);
+    Ok((
+        [(DRIVING_HEADER, if driving { "true" } else { "false" })],
+        Json(record),
+    ))
 }
 
 /// The most audit entries one request returns.
@@ -144,7 +188,7 @@ pub async fn audit(
     Ok(Json(api.store.audit().recent(limit).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserSummary {
     name: String,
     role: String,
@@ -164,7 +208,7 @@ pub async fn users(State(api): State<Api>) -> Result<Json<Vec<UserSummary>>, Api
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     name: String,
@@ -180,6 +224,7 @@ pub async fn add_user(
     body: Result<Json<NewUser>, JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<UserSummary>), ApiError> {
     let body = bad_json(body)?;
+    super::versions::refuse_in_maintenance(&api).await?;
     let role: auth::Role = body.role.parse().map_err(|e: String| {
         ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", e)
     })?;
