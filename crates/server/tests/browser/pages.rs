@@ -326,3 +326,151 @@ async fn console_pages_show_records_steps_and_maintenance() -> anyhow::Result<()
     store.close().await;
     Ok(())
 }
+
+/// A partial-downtime record whose every step but verify is done, with a recorded
+/// verification report that failed on one instance.
+fn record_at_verify() -> anyhow::Result<UpgradeRecord> {
+    use changeover_core::upgrade::verify::{Average, FailedInstance, RecentCount, Report, Verdict};
+    use changeover_core::upgrade::{Announcement, Mode, NewUpgrade, PlanShape};
+    let t = |s: i64| Timestamp::from_unix_millis(1_800_000_000_000 + s * 1000);
+    let mut r = UpgradeRecord::configure(
+        NewUpgrade {
+            id: "upg-console-2".into(),
+            platform: "sample".into(),
+            from_version: "1.0.0".into(),
+            to_version: "1.1.0".into(),
+            mode: Mode::Partial,
+            shape: PlanShape::default(),
+            announcement: Announcement::new(Some("2027-01-15 10:00"), None, None)?,
+            risk_accepted: true,
+            auto_advance: false,
+            configuration: Default::default(),
+        },
+        t(0),
+    );
+    r.status = changeover_core::upgrade::Status::Upgrading;
+    r.milestones.entered_maintenance_at = Some(t(1));
+    r.milestones.maintenance_exited_at = Some(t(30));
+    let last = r.steps.len() - 1;
+    for s in &mut r.steps[..last] {
+        s.phase = StepPhase::Done;
+    }
+    r.cursor = last;
+    assert_eq!(r.steps[last].kind, StepKind::Verify);
+    r.steps[last].phase = StepPhase::Done;
+    let today: changeover_core::upgrade::Date = "2027-01-15".parse().map_err(anyhow::Error::msg)?;
+    r.verification = Some(Report {
+        today,
+        recent: RecentCount::Count {
+            business_date: today,
+            count: 12,
+        },
+        average: Average::Value {
+            per_day: 10.0,
+            days: 7,
+        },
+        distribution_date: "2027-01-14".parse().map_err(anyhow::Error::msg)?,
+        distribution: [("succeeded".to_owned(), 9), ("failed".to_owned(), 3)].into(),
+        failed_today_succeeded_yesterday: vec![FailedInstance {
+            instance_id: "inst-77".into(),
+            node_id: "wf3".into(),
+            task_name: "load-orders".into(),
+            node_type: "shell".into(),
+            schedule_type: "cron".into(),
+            updated_at: "2027-01-15 07:59:00".into(),
+            status: "failed".into(),
+        }],
+        verdict: Verdict {
+            passed: false,
+            reasons: vec![
+                "1 instance(s) failed today that succeeded yesterday (allowed: 0)".into(),
+            ],
+        },
+        overrule: None,
+    });
+    r.note(LogLevel::Info, Some(StepKind::Verify), "step done", t(40));
+    Ok(r)
+}
+
+#[tokio::test]
+async fn console_verify_step_draws_the_recorded_report() -> anyhow::Result<()> {
+    let location = TestLocation::new(Engine::Sqlite).await;
+    let store = location.open().await;
+    let cli = Actor {
+        name: "setup",
+        peer: "cli",
+    };
+    auth::add_user(&store, &cli, "otto", Role::Operator, &Secret::new(PASSWORD)).await?;
+    let r = record_at_verify()?;
+    store
+        .upgrades()
+        .insert(&row_of(&r, "upgrading", true)?)
+        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(Api::new(store.clone()).serve(listener));
+    let shots = super::screenshot_dir("console_verify_step")?;
+    let b = Browser::start().await?;
+
+    b.goto(&format!("http://{addr}/console/#/upgrade/upg-console-2"))
+        .await?;
+    // Not signed in: the console asks for it first.
+    b.wait_text("#view h1", "Sign in").await?;
+    b.type_into("#login-name", "otto").await?;
+    b.type_into("#login-password", PASSWORD).await?;
+    b.click("#login-submit").await?;
+    let row = b
+        .wait_text("#records tr[data-id='upg-console-2']", "partial downtime")
+        .await?;
+    assert!(
+        row.contains("2027-01-15 08:00:30 UTC"),
+        "maintenance exit time missing: {row}"
+    );
+    // Maintenance mode exited: no announcement.
+    assert_eq!(
+        b.attr("#maintenance-banner", "hidden").await?.as_deref(),
+        Some("true")
+    );
+    b.click("#records a[href='#/upgrade/upg-console-2']")
+        .await?;
+    b.wait_text("#step-title", "Verify").await?;
+    assert_eq!(
+        b.text("#recent-count").await?,
+        "12 (business date 2027-01-15)"
+    );
+    assert_eq!(b.text("#average").await?, "10.0 per day over 7 day(s)");
+    let segments = b
+        .eval(
+            "return [...document.querySelectorAll('#donut circle[data-status]')].map(c => c.dataset.status + '=' + c.dataset.count).join(' ');",
+            vec![],
+        )
+        .await?;
+    assert_eq!(segments, "failed=3 succeeded=9");
+    assert_eq!(b.text("#verdict").await?, "Failed");
+    assert!(
+        b.text("#verdict-reasons")
+            .await?
+            .contains("failed today that succeeded yesterday")
+    );
+    let failed = b.text("#failed-list tr[data-instance='inst-77']").await?;
+    assert!(
+        failed.contains("load-orders") && failed.contains("cron"),
+        "{failed}"
+    );
+    // Every step done: the operator may go on; a settled step cannot be skipped, and
+    // downtime has begun, so only force-terminate (admin) or next would end it.
+    assert_eq!(
+        b.attr("#actions", "data-allowed").await?.as_deref(),
+        Some("next")
+    );
+    assert_eq!(b.text("#act-next").await?, "Next");
+    assert_eq!(
+        b.attr("#record-progress", "data-percent").await?.as_deref(),
+        Some("100")
+    );
+    b.screenshot(&shots, "01-verify-step").await?;
+    b.close().await?;
+    server.abort();
+    store.close().await;
+    Ok(())
+}

@@ -328,7 +328,19 @@ impl Browser {
     }
 
     /// Saves a PNG of the window to `dir/name.png` and returns its path.
+    /// The window grows to the page's height first, so the whole page is in the picture.
     pub async fn screenshot(&self, dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+        let height = self
+            .eval("return document.documentElement.scrollHeight;", vec![])
+            .await?
+            .as_u64()
+            .unwrap_or(1000);
+        self.session_call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": 1280, "height": (height + 140).clamp(1000, 6000)})),
+        )
+        .await?;
         let v = self
             .session_call(reqwest::Method::GET, "/screenshot", None)
             .await?;
