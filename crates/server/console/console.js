@@ -594,6 +594,7 @@ function renderLog(r, kind) {
 
 async function pageUpgrade(view, id, shownKind) {
   let lastActions = '';
+  let lastKind = null;
   let actionsBox = null;
   const header = el('div', { id: 'record-header' });
   const stepper = el('ol', { class: 'stepper', id: 'stepper' });
@@ -614,6 +615,8 @@ async function pageUpgrade(view, id, shownKind) {
     const step = shownKind ? (all.find((s) => s.kind === shownKind) || null) : (cur || r.steps[r.steps.length - 1]);
     const isCurrent = !!step && !!cur && step === cur;
     const following = !shownKind;
+    // Chosen items belong to one step: forget them when the page moves on.
+    if (step && step.kind !== lastKind) { state.selected = new Set(); lastKind = step.kind; }
 
     header.replaceChildren(
       el('h1', {}, 'Upgrade ', el('span', { id: 'record-id' }, r.id), ' ',

@@ -163,10 +163,7 @@ async fn console_pages_show_records_steps_and_maintenance() -> anyhow::Result<()
         .await?;
     assert!(token.as_str().is_some_and(|t| !t.is_empty()), "{token}");
     // One upgrade at a time: starting another is disabled, with the reason.
-    assert_eq!(
-        b.attr("#start-upgrade", "disabled").await?.as_deref(),
-        Some("true")
-    );
+    assert_eq!(b.prop("#start-upgrade", "disabled").await?, true);
     assert!(
         b.text("#start-reason")
             .await?
@@ -285,10 +282,7 @@ async fn console_pages_show_records_steps_and_maintenance() -> anyhow::Result<()
             .await?
             .contains("upg-console-1")
     );
-    assert_eq!(
-        b.attr("#upload-submit", "disabled").await?.as_deref(),
-        Some("true")
-    );
+    assert_eq!(b.prop("#upload-submit", "disabled").await?, true);
     assert!(
         b.text("#maintenance-banner")
             .await?
@@ -298,10 +292,7 @@ async fn console_pages_show_records_steps_and_maintenance() -> anyhow::Result<()
     b.click("#nav a[data-nav='users']").await?;
     b.wait_text("#user-reason", "Disabled during maintenance mode")
         .await?;
-    assert_eq!(
-        b.attr("#user-add", "disabled").await?.as_deref(),
-        Some("true")
-    );
+    assert_eq!(b.prop("#user-add", "disabled").await?, true);
     assert!(b.text("#users").await?.contains("vera"));
 
     // Logout forgets the token; a viewer sees the step without actions, and why.
@@ -427,10 +418,7 @@ async fn console_verify_step_draws_the_recorded_report() -> anyhow::Result<()> {
         "maintenance exit time missing: {row}"
     );
     // Maintenance mode exited: no announcement.
-    assert_eq!(
-        b.attr("#maintenance-banner", "hidden").await?.as_deref(),
-        Some("true")
-    );
+    assert_eq!(b.prop("#maintenance-banner", "hidden").await?, true);
     b.click("#records a[href='#/upgrade/upg-console-2']")
         .await?;
     b.wait_text("#step-title", "Verify").await?;

@@ -218,16 +218,27 @@ impl Browser {
         Ok(self.find(css).await?.is_some())
     }
 
+    /// Clicks the element at `css`; a page that redrew it between finding and clicking
+    /// (the live pages redraw every second) gets another try.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        let e = self.element(css).await?;
-        self.session_call(
-            reqwest::Method::POST,
-            &format!("/element/{e}/click"),
-            Some(json!({})),
-        )
-        .await
-        .with_context(|| format!("clicking `{css}`"))?;
-        Ok(())
+        let mut tries = 0;
+        loop {
+            let e = self.element(css).await?;
+            let done = self
+                .session_call(
+                    reqwest::Method::POST,
+                    &format!("/element/{e}/click"),
+                    Some(json!({})),
+                )
+                .await;
+            match done {
+                Ok(_) => return Ok(()),
+                Err(err) if tries < 5 && err.to_string().contains("stale element") => {
+                    tries += 1;
+                }
+                Err(err) => return Err(err.context(format!("clicking `{css}`"))),
+            }
+        }
     }
 
     pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
@@ -264,26 +275,41 @@ impl Browser {
         Ok(())
     }
 
-    /// The visible text of the element at `css` (waiting for it).
+    /// The visible text of the element at `css` (waiting for it). Read in the page in one
+    /// go, so a redraw cannot leave a stale reference.
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
-        let e = self.element(css).await?;
+        self.element(css).await?;
         let v = self
-            .session_call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .eval(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                vec![json!(css)],
+            )
             .await?;
-        Ok(v.as_str().unwrap_or_default().to_owned())
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("`{css}` went away"))
     }
 
     /// An attribute of the element at `css` (waiting for it).
     pub async fn attr(&self, css: &str, name: &str) -> anyhow::Result<Option<String>> {
-        let e = self.element(css).await?;
+        self.element(css).await?;
         let v = self
-            .session_call(
-                reqwest::Method::GET,
-                &format!("/element/{e}/attribute/{name}"),
-                None,
+            .eval(
+                "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;",
+                vec![json!(css), json!(name)],
             )
             .await?;
         Ok(v.as_str().map(str::to_owned))
+    }
+
+    /// A DOM property of the element at `css` (`disabled`, `hidden`, `checked`, `value`).
+    pub async fn prop(&self, css: &str, name: &str) -> anyhow::Result<Value> {
+        self.element(css).await?;
+        self.eval(
+            "const e = document.querySelector(arguments[0]); return e ? e[arguments[1]] : null;",
+            vec![json!(css), json!(name)],
+        )
+        .await
     }
 
     /// The whole page's visible text.
