@@ -9,6 +9,7 @@ use changeover_engine::adapter::store::{StoreLease, StoreRecords};
 use changeover_engine::catalog::BundleVersions;
 use changeover_engine::console::{Console, UpgradeCommand};
 use changeover_engine::settings::{DEFAULT_CONTRACT_URL, PlatformSettings};
+use changeover_store::Store;
 
 use crate::context::Context;
 use crate::failure::{bad_input, failed};
@@ -26,6 +27,15 @@ const DEFAULT_DATA_DIR: &str = ".changeover/platform";
     after_help = "Examples:\n  changeover upgrade start --to 1.1.0 --mode partial --accept-risk --contact-email ops@example.com\n  changeover upgrade status\n  changeover upgrade tasks terminate --all\n  changeover upgrade next\n  changeover upgrade force-terminate --mark failed\n  changeover upgrade rollback upg-20261123-215612-7a1d\n  changeover upgrade records --json"
 )]
 pub struct Args {
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    #[command(subcommand)]
+    pub command: UpgradeCommand,
+}
+
+/// Where the platform runs: the flags `upgrade` and `serve` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformArgs {
     /// Directory of the platform's binaries ({bin_dir}); default: next to changeover
     #[arg(long, global = true, env = "CHANGEOVER_BIN_DIR", value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
@@ -49,8 +59,6 @@ pub struct Args {
         value_name = "URL"
     )]
     pub metadb_url: Option<String>,
-    #[command(subcommand)]
-    pub command: UpgradeCommand,
 }
 
 fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
@@ -63,7 +71,7 @@ fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
 }
 
 /// The runtime settings from flags, environment and defaults.
-pub fn settings(args: &Args) -> anyhow::Result<PlatformSettings> {
+pub fn settings(args: &PlatformArgs) -> anyhow::Result<PlatformSettings> {
     let bin_dir = match &args.bin_dir {
         Some(dir) => absolute(dir.clone())?,
         None => std::env::current_exe()?
@@ -91,9 +99,14 @@ pub fn settings(args: &Args) -> anyhow::Result<PlatformSettings> {
     Ok(settings)
 }
 
-pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
-    let settings = settings(&args)?;
-    let store = ctx.store().await?;
+/// The engine's console over `store` for the platform the flags describe.
+pub fn console(
+    args: &PlatformArgs,
+    ctx: &Context,
+    store: &Store,
+    holder: String,
+) -> anyhow::Result<Console> {
+    let settings = settings(args)?;
     let platform = ctx.platform(None)?;
     let versions = BundleVersions {
         platform,
@@ -102,15 +115,27 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         store: Some(store.clone()),
         ports: Default::default(),
     };
-    let console = Console {
+    Ok(Console {
         store: Arc::new(StoreRecords(store.clone())),
-        lease: Arc::new(StoreLease { store }),
+        lease: Arc::new(StoreLease {
+            store: store.clone(),
+        }),
         versions: Arc::new(versions),
         settings,
-        holder: format!("changeover-{}", std::process::id()),
+        holder,
         progress: !ctx.json,
         json: ctx.json,
-    };
+    })
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let store = ctx.store().await?;
+    let console = console(
+        &args.platform,
+        ctx,
+        &store,
+        format!("changeover-{}", std::process::id()),
+    )?;
     console
         .execute(args.command)
         .await

@@ -1,8 +1,10 @@
 //! `changeover upgrade …`: the operator's commands over the store, the catalog and the
-//! engine. Output goes to stdout (`--json` for scripts); logs go to stderr.
+//! engine. Output goes to stdout (`--json` for scripts); logs go to stderr. The same
+//! operations return values ([`ops`]) for the HTTP API.
 
 mod args;
+mod ops;
 mod run;
 
 pub use args::{DataUpdateAction, MarkArg, ModeArg, TaskAction, UpgradeArgs, UpgradeCommand};
-pub use run::{Console, ConsoleError, Versions};
+pub use run::{Console, ConsoleError, Created, Versions, selection};

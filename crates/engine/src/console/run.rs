@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use changeover_core::compat::{self, CompatibilityRules};
 use changeover_core::version::Version;
 
-use super::args::{DataUpdateAction, TaskAction, UpgradeCommand};
+use super::args::{DataUpdateAction, UpgradeCommand};
 use crate::adapter::drivers::SchedulerPort;
 use crate::driver::{Stop, now};
 use crate::error::EngineError;
@@ -58,8 +58,15 @@ impl From<crate::upgrade::ActionError> for ConsoleError {
     }
 }
 
-fn port(what: &'static str) -> impl FnOnce(PortError) -> ConsoleError {
+pub(super) fn port(what: &'static str) -> impl FnOnce(PortError) -> ConsoleError {
     move |source| ConsoleError::Port { what, source }
+}
+
+/// A record [`Console::create`] saved, and the note when the rules chose another mode.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub record: UpgradeRecord,
+    pub note: Option<String>,
 }
 
 /// Everything `changeover upgrade` needs.
@@ -166,27 +173,15 @@ impl Console {
             UpgradeCommand::Skip { accept_risk } => self.act(Action::Skip { accept_risk }).await,
             UpgradeCommand::Terminate { rerun } => self.act(Action::Terminate { rerun }).await,
             UpgradeCommand::ForceTerminate { mark } => {
-                let mut record = self.active().await?;
-                record.apply(Action::ForceTerminate { mark: mark.into() }, now())?;
-                self.store
-                    .save(&record)
-                    .await
-                    .map_err(port("saving the record"))?;
+                let record = self
+                    .apply_action(None, Action::ForceTerminate { mark: mark.into() })
+                    .await?;
                 println!("{}", view::status(&record));
                 Ok(())
             }
             UpgradeCommand::Tasks { action, ids, all } => {
                 let selection = selection(ids, all)?;
-                let mut record = self.active().await?;
-                let engine = self.engine(&record).await?;
-                match action {
-                    TaskAction::Terminate => {
-                        operator::terminate_instances(&engine, &mut record, selection).await?
-                    }
-                    TaskAction::Rerun => {
-                        operator::rerun_instances(&engine, &mut record, selection).await?
-                    }
-                }
+                let record = self.tasks(None, action, selection).await?;
                 self.drive(record).await
             }
             UpgradeCommand::DataUpdate { action, names, all } => {
@@ -276,28 +271,7 @@ impl Console {
                 Ok(())
             }
             UpgradeCommand::Rollback { id } => {
-                let mut record = self
-                    .store
-                    .get(&id)
-                    .await
-                    .map_err(port("reading the record"))?;
-                if let Some(active) = self
-                    .store
-                    .active()
-                    .await
-                    .map_err(port("reading the store"))?
-                    && active.id != record.id
-                {
-                    return Err(ConsoleError::Refused(format!(
-                        "upgrade {} is {}: only one upgrade at a time; end it first",
-                        active.id, active.status
-                    )));
-                }
-                record.apply(Action::Rollback, now())?;
-                self.store
-                    .save(&record)
-                    .await
-                    .map_err(port("saving the record"))?;
+                let record = self.begin_rollback(&id).await?;
                 self.drive(record).await
             }
         }
@@ -312,6 +286,36 @@ impl Console {
         accept_risk: bool,
         yes: bool,
     ) -> Result<UpgradeRecord, ConsoleError> {
+        let created = self
+            .create(to, requested, announcement, save_only, accept_risk, yes)
+            .await?;
+        if let Some(note) = &created.note {
+            println!("{note}");
+        }
+        let record = created.record;
+        println!(
+            "upgrade {}: {} {} -> {} in {} mode",
+            record.id,
+            record.platform,
+            record.from_version,
+            record.to_version,
+            record.mode.words()
+        );
+        Ok(record)
+    }
+
+    /// Creates and saves the record of a new upgrade (started unless `save_only`), after
+    /// the one-at-a-time, risk and compatibility checks; prints nothing. `yes` accepts the
+    /// mode the rules offer instead of a refused one (the returned note says so).
+    pub async fn create(
+        &self,
+        to: &str,
+        requested: Mode,
+        announcement: Announcement,
+        save_only: bool,
+        accept_risk: bool,
+        yes: bool,
+    ) -> Result<Created, ConsoleError> {
         if let Some(active) = self
             .store
             .active()
@@ -347,20 +351,20 @@ impl Console {
         let selection = report
             .select(requested)
             .map_err(|e| ConsoleError::Refused(e.to_string()))?;
-        if let Some(note) = &selection.note {
-            if !yes {
-                return Err(ConsoleError::Refused(format!(
-                    "{note}; {} is offered: start again with `--mode {}`",
-                    selection.mode.words(),
-                    match selection.mode {
-                        Mode::Full => "full",
-                        Mode::Partial => "partial",
-                        Mode::Zero => "zero",
-                    }
-                )));
-            }
-            println!("{note}");
+        if let Some(note) = &selection.note
+            && !yes
+        {
+            return Err(ConsoleError::Refused(format!(
+                "{note}; {} is offered: start again with `--mode {}`",
+                selection.mode.words(),
+                match selection.mode {
+                    Mode::Full => "full",
+                    Mode::Partial => "partial",
+                    Mode::Zero => "zero",
+                }
+            )));
         }
+        let note = selection.note.clone();
         let target = self
             .versions
             .resolve(to)
@@ -391,18 +395,10 @@ impl Console {
             .insert(&record)
             .await
             .map_err(port("saving the new record"))?;
-        println!(
-            "upgrade {}: {} {} -> {} in {} mode",
-            record.id,
-            record.platform,
-            record.from_version,
-            record.to_version,
-            record.mode.words()
-        );
-        Ok(record)
+        Ok(Created { record, note })
     }
 
-    async fn active(&self) -> Result<UpgradeRecord, ConsoleError> {
+    pub(super) async fn active(&self) -> Result<UpgradeRecord, ConsoleError> {
         self.store
             .active()
             .await
@@ -437,12 +433,7 @@ impl Console {
     }
 
     async fn act(&self, action: Action) -> Result<(), ConsoleError> {
-        let mut record = self.active().await?;
-        record.apply(action, now())?;
-        self.store
-            .save(&record)
-            .await
-            .map_err(port("saving the record"))?;
+        let record = self.apply_action(None, action).await?;
         self.drive(record).await
     }
 
@@ -469,9 +460,15 @@ impl Console {
         setup::engine(&self.settings, &from, &to, records).map_err(ConsoleError::Refused)
     }
 
+    /// Drives `record` under the lease until it ends or waits for the operator; prints
+    /// nothing (progress lines only when `progress` is set).
+    pub async fn drive_quiet(&self, record: &mut UpgradeRecord) -> Result<Stop, ConsoleError> {
+        let engine = self.engine(record).await?;
+        Ok(drive_leased(&engine, self.lease.clone(), &self.holder, record).await?)
+    }
+
     async fn drive(&self, mut record: UpgradeRecord) -> Result<(), ConsoleError> {
-        let engine = self.engine(&record).await?;
-        let stop = drive_leased(&engine, self.lease.clone(), &self.holder, &mut record).await?;
+        let stop = self.drive_quiet(&mut record).await?;
         print!("{}", view::status(&record));
         match stop {
             Stop::Ended(status) => println!("upgrade {} ended: {status}", record.id),
@@ -518,6 +515,16 @@ impl Console {
 
     /// The verification of the workload now.
     pub async fn verify_now(&self) -> Result<Report, ConsoleError> {
+        self.verify_on(now().date(), None).await
+    }
+
+    /// The verification of the workload on `today` (the 7 days before it are the
+    /// baseline), of one tenant's instances when `tenant` is given.
+    pub async fn verify_on(
+        &self,
+        today: crate::upgrade::Date,
+        tenant: Option<&str>,
+    ) -> Result<Report, ConsoleError> {
         let current = self
             .versions
             .current()
@@ -534,11 +541,13 @@ impl Console {
             .adapter(&self.settings)
             .map_err(ConsoleError::Refused)?;
         let scheduler = SchedulerPort(adapter);
-        let today = now().date();
-        let stats = scheduler
+        let mut stats = scheduler
             .statistics(days_before(today, 8), today)
             .await
             .map_err(port("reading statistics"))?;
+        if let Some(tenant) = tenant {
+            stats.retain(|s| s.tenant == tenant);
+        }
         let failed = scheduler
             .failed_today_succeeded_yesterday(today)
             .await
@@ -557,7 +566,7 @@ impl Records for StoreRecords {
     }
 }
 
-fn selection(ids: Vec<String>, all: bool) -> Result<Selection, ConsoleError> {
+pub fn selection(ids: Vec<String>, all: bool) -> Result<Selection, ConsoleError> {
     match (all, ids.is_empty()) {
         (true, true) => Ok(Selection::All),
         (false, false) => Ok(Selection::Ids(ids)),

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
 use super::error::ApiError;
-use super::{Api, handlers};
+use super::{Api, handlers, upgrades};
 use crate::auth::{self, Role, Secret};
 
 /// Who may call an endpoint.
@@ -70,6 +70,90 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: R(Role::Viewer),
             summary: "upgrade records, newest first",
             handler: || get(handlers::upgrades),
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/upgrades/active",
+            access: R(Role::Viewer),
+            summary: "the active (configuring or upgrading) record, or 404",
+            handler: || get(upgrades::active),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades",
+            access: R(Role::Operator),
+            summary: "start an upgrade (or only save it): 201 with the record; 409 when one is active or the rules refuse",
+            handler: || post(upgrades::start),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/next",
+            access: R(Role::Operator),
+            summary: "run the current step, move past a done one, or complete; the server then drives the record",
+            handler: || post(upgrades::next),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/retry",
+            access: R(Role::Operator),
+            summary: "run a failed step again; the server then drives the record",
+            handler: || post(upgrades::retry),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/skip",
+            access: R(Role::Operator),
+            summary: "skip the current step where allowed (risk acknowledged)",
+            handler: || post(upgrades::skip),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/terminate",
+            access: R(Role::Operator),
+            summary: "end the upgrade before downtime: dispatch resumed, maintenance exited",
+            handler: || post(upgrades::terminate),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/force-terminate",
+            access: R(Role::Admin),
+            summary: "end the upgrade at any step, marked succeeded or failed; nothing is undone",
+            handler: || post(upgrades::force_terminate),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/rollback",
+            access: R(Role::Admin),
+            summary: "stop the target, restore this upgrade's backups, start the previous version",
+            handler: || post(upgrades::rollback),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/tasks",
+            access: R(Role::Operator),
+            summary: "terminate or re-run task instances (ids, or all)",
+            handler: || post(upgrades::tasks),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/upgrades/{id}/data-updates",
+            access: R(Role::Operator),
+            summary: "run, skip or stop data-update tasks (names, or all)",
+            handler: || post(upgrades::data_updates),
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/compatibility",
+            access: R(Role::Viewer),
+            summary: "which modes may upgrade the platform to ?to=VERSION, and why not",
+            handler: || get(upgrades::compatibility),
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/verification",
+            access: R(Role::Viewer),
+            summary: "the verification report read live from the scheduler (?date=YYYY-MM-DD&tenant=T)",
+            handler: || get(upgrades::verification),
         },
         Endpoint {
             method: Method::GET,

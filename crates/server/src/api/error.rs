@@ -12,7 +12,8 @@ use crate::auth::AuthError;
 pub struct ApiError {
     pub status: StatusCode,
     /// Stable, machine-readable: `unauthenticated`, `forbidden`, `not_found`,
-    /// `bad_request`, `bad_credentials`, `conflict`, `internal`.
+    /// `bad_request`, `bad_credentials`, `conflict`, `internal`, `invalid_bundle`,
+    /// `maintenance`.
     pub code: &'static str,
     pub message: String,
 }
@@ -36,6 +37,14 @@ impl ApiError {
 
     pub fn not_found(what: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    pub fn conflict(why: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", why)
+    }
+
+    pub fn bad_request(why: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", why)
     }
 
     /// An unexpected failure: the cause goes to the log, the client gets a generic sentence.
@@ -73,6 +82,22 @@ impl From<AuthError> for ApiError {
 impl From<changeover_store::StoreError> for ApiError {
     fn from(e: changeover_store::StoreError) -> ApiError {
         ApiError::internal(e)
+    }
+}
+
+/// The console's refusals (rules, states, the platform's answers) are conflicts with the
+/// console's sentence; only a failure to save the record is internal.
+impl From<changeover_engine::console::ConsoleError> for ApiError {
+    fn from(e: changeover_engine::console::ConsoleError) -> ApiError {
+        use changeover_engine::EngineError;
+        use changeover_engine::console::ConsoleError;
+        match e {
+            ConsoleError::Engine(EngineError::Save { .. }) => ApiError::internal(e),
+            ConsoleError::Refused(_)
+            | ConsoleError::Port { .. }
+            | ConsoleError::Engine(_)
+            | ConsoleError::StepFailed { .. } => ApiError::conflict(e.to_string()),
+        }
     }
 }
 

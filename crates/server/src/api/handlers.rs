@@ -13,7 +13,7 @@ use super::error::ApiError;
 use crate::auth::{self, Caller, Secret};
 
 /// A malformed body or query as an API error (400 `bad_request`) instead of axum's text.
-fn bad_json<T>(given: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn bad_json<T>(given: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     given.map(|Json(v)| v).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -23,7 +23,7 @@ fn bad_json<T>(given: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     })
 }
 
-fn bad_query<T>(given: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn bad_query<T>(given: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     given.map(|Query(v)| v).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,

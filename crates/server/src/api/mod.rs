@@ -5,26 +5,45 @@
 //! each entry carries the role it needs; the role check runs before the handler. A route
 //! cannot exist without a stated role, and the tests walk that table.
 
+pub mod drive;
 pub mod endpoints;
 pub mod error;
 mod handlers;
+mod upgrades;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use changeover_store::Store;
 
+pub use drive::Platform;
 pub use error::ApiError;
 
 /// The API's shared state.
 #[derive(Clone)]
 pub struct Api {
     pub store: Store,
+    /// The platform the upgrade endpoints act on; without one they answer 409.
+    pub platform: Option<Arc<Platform>>,
 }
 
 impl Api {
+    /// The API over `store` alone: records, users, audit, catalog; no upgrade actions.
     pub fn new(store: Store) -> Api {
-        Api { store }
+        Api {
+            store,
+            platform: None,
+        }
+    }
+
+    /// The API over `store` acting on the platform `console` drives (its store must be
+    /// `store`).
+    pub fn with_platform(store: Store, console: changeover_engine::console::Console) -> Api {
+        Api {
+            store,
+            platform: Some(Arc::new(Platform::new(console))),
+        }
     }
 
     /// The whole application (the API and the web [console](crate::console)); serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
