@@ -344,13 +344,15 @@ async function pageWizard(view) {
       return;
     }
     current.textContent = 'The platform runs ' + compat.current + '; target ' + compat.target + '.';
-    const offered = typeof compat.offered === 'string' ? compat.offered : (compat.offered && compat.offered.mode);
+    // offered: for each mode that may be requested, the mode that runs and why it differs.
+    const notes = {};
+    for (const o of compat.offered || []) if (o.note) notes[o.requested] = o.note;
     modes.replaceChildren(...compat.modes.map((m) => {
       const input = el('input', { type: 'radio', name: 'mode', value: m.mode, id: 'mode-' + m.mode, disabled: !m.allowed, onchange: relabel });
-      if (m.allowed && (m.mode === offered || (!offered && !modes.querySelector('input:checked')))) input.checked = true;
-      return el('label', { class: 'mode' + (m.allowed ? ' allowed' : ' refused'), 'data-mode': m.mode, 'data-allowed': m.allowed },
+      return el('label', { class: 'mode' + (m.allowed ? ' allowed' : ' refused'), 'data-mode': m.mode, 'data-allowed': String(m.allowed) },
         input, ' ', MODE_WORDS[m.mode] || m.mode, m.allowed ? ' — allowed' : ' — not allowed',
-        m.reason ? el('span', { class: 'reason' }, m.reason) : '');
+        m.reason ? el('span', { class: 'reason' }, m.reason) : '',
+        notes[m.mode] ? el('span', { class: 'reason' }, notes[m.mode]) : '');
     }));
     if (!chosenMode()) {
       const first = modes.querySelector('input:not([disabled])');
@@ -455,7 +457,8 @@ function allowedActions(r, step, isCurrent) {
       if (step.kind === 'force_terminate_tasks') a.push('tasks-terminate');
       if (step.kind === 'rerun_tasks') a.push('tasks-rerun');
     }
-    if (operator && !step && r.cursor >= r.steps.length && !r.exit) a.push('complete');
+    // Every step settled: "Complete" records the completion time.
+    if (operator && r.cursor >= r.steps.length && !r.exit) a.push('complete');
     if (operator && step && step.kind === 'data_update') {
       const du = r.steps.find((s) => s.kind === 'data_update');
       if (du && du.phase !== 'pending') a.push('data-updates');
@@ -471,7 +474,8 @@ function allowedActions(r, step, isCurrent) {
 function nextLabel(r, step) {
   if (step.kind === 'enter_maintenance' && step.phase === 'pending') return 'Enter maintenance mode';
   if (step.phase === 'pending') return 'Start ' + (STEP_TITLES[step.kind] || step.kind).toLowerCase();
-  if (step.kind === 'upgrade_applications' && r.mode !== 'zero' && step.phase === 'done') return 'Exit maintenance mode and next';
+  const inMaintenance = !!r.milestones.entered_maintenance_at && !r.milestones.maintenance_exited_at;
+  if (step.kind === 'upgrade_applications' && inMaintenance && step.phase === 'done') return 'Exit maintenance mode and next';
   return 'Next';
 }
 
@@ -610,6 +614,9 @@ async function pageUpgrade(view, id, shownKind) {
       section.replaceChildren(el('p', { class: 'error', id: 'page-error' }, e.message));
       return;
     }
+    // The announcement follows the record at once, not at the next maintenance poll.
+    const inMaintenance = !!r.milestones.entered_maintenance_at && !r.milestones.maintenance_exited_at;
+    if (inMaintenance !== !!state.maintenance.on) await refreshMaintenance();
     const cur = currentStep(r);
     const all = r.steps.concat(r.exit ? r.exit.steps : []);
     const step = shownKind ? (all.find((s) => s.kind === shownKind) || null) : (cur || r.steps[r.steps.length - 1]);
@@ -755,7 +762,7 @@ function renderReport(report, days) {
       el('div', { class: 'card' }, el('h2', {}, 'Status distribution, ' + report.distribution_date),
         donut(report.distribution), legend(Object.keys(report.distribution || {}))),
       el('div', { class: 'card' }, el('h2', {}, 'Verdict'),
-        el('p', { id: 'verdict', class: passed ? 'verdict-passed' : 'verdict-failed', 'data-passed': passed }, passed ? 'Passed' : 'Failed'),
+        el('p', { id: 'verdict', class: passed ? 'verdict-passed' : 'verdict-failed', 'data-passed': String(passed) }, passed ? 'Passed' : 'Failed'),
         report.verdict.reasons.length ? el('ul', { id: 'verdict-reasons' }, report.verdict.reasons.map((x) => el('li', {}, x))) : '',
         report.overrule ? el('p', {}, 'Overruled by the operator: ' + report.overrule.reason) : '')),
     days ? el('div', { class: 'card' }, el('h2', {}, 'Instances per status, last 7 days'), columns(days)) : '',

@@ -3,6 +3,8 @@
 //! `target/browser-screenshots/<test>/`; each test prints the directory.
 
 mod pages;
+mod platform;
+mod upgrade;
 mod webdriver;
 
 use std::path::PathBuf;
