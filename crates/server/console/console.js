@@ -106,8 +106,14 @@ function flash(message, kind) {
   box.hidden = false;
 }
 
-function every(ms, fn) {
-  state.timers.push(setInterval(fn, ms));
+// Runs `fn` every `ms` while `owner` (a page's container) is on the page: a page drawn
+// late, after the operator went elsewhere, stops its own timers.
+function every(ms, fn, owner) {
+  const id = setInterval(() => {
+    if (owner && !owner.isConnected) { clearInterval(id); return; }
+    fn();
+  }, ms);
+  state.timers.push(id);
 }
 
 class ApiError extends Error {
@@ -208,13 +214,16 @@ async function render() {
   for (const a of document.querySelectorAll('#nav a')) {
     a.classList.toggle('current', hash.startsWith('#/' + a.dataset.nav));
   }
-  const view = document.getElementById('view');
+  // Each render draws into its own container: a slower earlier render (its fetches still
+  // under way) finishes into a detached one and never over the current page.
+  const view = el('div', { class: 'page' });
+  document.getElementById('view').replaceChildren(view);
   for (const [re, page] of routes) {
     const m = hash.match(re);
     if (m) {
       if (signedIn) {
         await refreshMaintenance();
-        every(MAINTENANCE_POLL_MS, refreshMaintenance);
+        every(MAINTENANCE_POLL_MS, refreshMaintenance, view);
       }
       try {
         await page(view, ...m.slice(1).map((s) => (s === undefined ? s : decodeURIComponent(s))));
@@ -352,7 +361,8 @@ async function pageWizard(view) {
       return el('label', { class: 'mode' + (m.allowed ? ' allowed' : ' refused'), 'data-mode': m.mode, 'data-allowed': String(m.allowed) },
         input, ' ', MODE_WORDS[m.mode] || m.mode, m.allowed ? ' — allowed' : ' — not allowed',
         m.reason ? el('span', { class: 'reason' }, m.reason) : '',
-        notes[m.mode] ? el('span', { class: 'reason' }, notes[m.mode]) : '');
+        notes[m.mode] && notes[m.mode] !== m.reason ? el('span', { class: 'reason' },
+          m.reason && notes[m.mode].startsWith(m.reason) ? 'If requested: ' + notes[m.mode].slice(m.reason.length).replace(/^[:;,]\s*/, '') : notes[m.mode]) : '');
     }));
     if (!chosenMode()) {
       const first = modes.querySelector('input:not([disabled])');
@@ -539,7 +549,8 @@ function renderActions(r, step, isCurrent, onDone) {
     const rerun = el('input', { type: 'checkbox', id: 'terminate-rerun' });
     box.append(row(button('act-terminate', r.status === 'configuring' ? 'Abandon' : 'Terminate upgrade', 'danger',
       (b) => act('/terminate', { rerun: rerun.checked }, b)), ' ',
-    r.status === 'configuring' ? '' : el('label', { class: 'inline' }, rerun, ' re-run the force-terminated instances')));
+    r.steps.some((s) => s.kind === 'force_terminate_tasks') && r.status !== 'configuring'
+      ? el('label', { class: 'inline' }, rerun, ' re-run the force-terminated instances') : ''));
   }
   if (allowed.includes('force-terminate')) {
     const mark = el('select', { id: 'force-mark' }, el('option', { value: 'failed' }, 'mark failed'), el('option', { value: 'succeeded' }, 'mark succeeded'));
@@ -590,8 +601,14 @@ function renderItems(r, step, isCurrent) {
     })));
 }
 
-function renderLog(r, kind) {
-  const lines = r.log.filter((l) => l.step === kind);
+// The step's lines, and the upgrade-wide lines written while the step ran (dispatch
+// resumed, maintenance mode off, …). Timestamps are ISO text in UTC: they sort as text.
+function renderLog(r, step) {
+  const kind = step.kind;
+  const from = step.started_at;
+  const to = step.finished_at;
+  const lines = r.log.filter((l) => l.step === kind ||
+    (l.step === null && from && l.at >= from && (!to || l.at <= to)));
   return el('pre', { class: 'log', id: 'step-log' }, lines.length ? lines.map((l) =>
     el('div', { class: 'lvl-' + l.level }, time(l.at) + '  ' + l.level.toUpperCase().padEnd(5) + '  ' + l.message)) : 'No log line yet.');
 }
@@ -653,7 +670,7 @@ async function pageUpgrade(view, id, shownKind) {
       progress(stepPercent(step), 'step-progress'),
       el('p', { class: 'muted', id: 'step-times' }, 'Started ' + time(step.started_at) + ', finished ' + time(step.finished_at) + ', attempts ' + step.attempts),
       el('h2', {}, 'Items'), renderItems(r, step, isCurrent),
-      el('h2', {}, 'Log'), renderLog(r, step.kind),
+      el('h2', {}, 'Log'), renderLog(r, step),
     ];
     // The actions keep their inputs (risk boxes, marks) unless what is allowed changes.
     const signature = allowedActions(r, step, isCurrent).join(' ') + '|' + step.kind + '|' + step.phase;
@@ -673,7 +690,7 @@ async function pageUpgrade(view, id, shownKind) {
     }
   }
   await refresh();
-  every(POLL_MS, refresh);
+  every(POLL_MS, refresh, view);
 }
 
 // ----------------------------------------------------------------------- verification
@@ -812,7 +829,7 @@ async function pageVerification(view) {
     el('p', {}, el('label', { class: 'inline', for: 'verify-date' }, 'Date '), date, ' ',
       el('label', { class: 'inline', for: 'verify-tenant' }, 'Tenant '), tenant), stamp, body);
   await load();
-  every(FAILED_LIST_MS, load);
+  every(FAILED_LIST_MS, load, view);
 }
 
 // --------------------------------------------------------------------------- versions
