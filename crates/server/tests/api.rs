@@ -38,7 +38,12 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let server = tokio::spawn(Api::new(store.clone()).serve(listener));
     let http = reqwest::Client::new();
-    let url = |path: &str| format!("http://{addr}{}", path.replace("{id}", "up-7"));
+    let url = |path: &str| {
+        format!(
+            "http://{addr}{}",
+            path.replace("{id}", "up-7").replace("{version}", "1.0.0")
+        )
+    };
 
     let all = endpoints();
     assert!(all.iter().filter(|e| e.access != Access::Public).count() >= 6);
@@ -89,7 +94,9 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
                 // are refused with a reason; every other read succeeds.
                 let needs_platform =
                     matches!(e.path, "/api/v1/compatibility" | "/api/v1/verification");
-                if needs_platform {
+                if e.path == "/api/v1/versions/{version}/bundle" {
+                    assert_eq!(status, StatusCode::NOT_FOUND, "nothing uploaded as {role}");
+                } else if needs_platform {
                     assert!(
                         status == StatusCode::CONFLICT || status == StatusCode::BAD_REQUEST,
                         "{} {} as {role}: {status}",
@@ -123,6 +130,53 @@ async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
             "{} {} missing from openapi.json",
             e.method,
             e.path
+        );
+    }
+
+    // Request and response schemas come from the handlers' types.
+    let start = &doc["paths"]["/api/v1/upgrades"]["post"];
+    assert_eq!(
+        start["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/StartRequest"
+    );
+    let schema = &doc["components"]["schemas"]["StartRequest"];
+    for field in [
+        "to",
+        "mode",
+        "accept_risk",
+        "save_only",
+        "auto_advance",
+        "contact_email",
+    ] {
+        assert!(
+            schema["properties"][field].is_object(),
+            "StartRequest.{field}: {schema}"
+        );
+    }
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    for field in ["to", "mode", "accept_risk", "save_only"] {
+        assert!(
+            required.contains(&field),
+            "StartRequest.{field} is required: {schema}"
+        );
+    }
+    assert!(start["responses"]["201"].is_object(), "{start}");
+    let upload = &doc["paths"]["/api/v1/versions"]["post"]["requestBody"]["content"];
+    assert!(upload["application/zip"].is_object() && upload["application/x-yaml"].is_object());
+    let compat = &doc["components"]["schemas"]["Compatibility"]["properties"];
+    assert!(
+        compat["modes"].is_object() && compat["offered"].is_object(),
+        "{compat}"
+    );
+    let refs = doc.to_string();
+    for name in refs.split("#/components/schemas/").skip(1) {
+        let name = name.split('"').next().unwrap_or_default();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "#/components/schemas/{name} is referred to but missing"
         );
     }
 

@@ -5,6 +5,8 @@ mod api;
 mod browser;
 mod fixtures;
 mod gateway;
+mod platform;
 mod rolling;
 mod schemathesis;
+mod upgrade_http;
 mod users;

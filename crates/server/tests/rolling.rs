@@ -13,7 +13,7 @@ use changeover_store::test_utils::TestLocation;
 use crate::fixtures::gateway;
 
 /// `sample-dataservice`, built once per test run with the workspace's cargo.
-fn dataservice_bin() -> &'static Path {
+pub fn dataservice_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -60,30 +60,6 @@ pub fn parse_version(text: &str, what: &str) -> anyhow::Result<Version> {
     })
 }
 
-/// A text key whose byte order is the core's version order: four zero-padded segments,
-/// the segment count, the edition rank, then each segment as written (length, then text).
-pub fn sort_key(version: &Version) -> String {
-    let mut key = String::new();
-    for i in 0..changeover_core::version::MAX_SEGMENTS {
-        key.push_str(&format!("{:010}.", version.segment(i)));
-    }
-    let edition = version
-        .suffix()
-        .and_then(|s| {
-            changeover_core::version::EDITION_SUFFIXES
-                .iter()
-                .position(|e| *e == s)
-        })
-        .map_or(0, |i| i + 1);
-    key.push_str(&format!("{}.{edition}", version.segments().len()));
-    let canonical = version.to_string();
-    let written = canonical.split('-').next().unwrap_or_default();
-    for segment in written.split('.') {
-        key.push_str(&format!(".{:04}{segment}", segment.len()));
-    }
-    key
-}
-
 /// The catalog's entry for a version given on the command line, or a clear "not found".
 pub async fn stored(
     store: &changeover_store::Store,
@@ -101,6 +77,7 @@ pub async fn stored(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use changeover_engine::console::upload::sort_key;
 
     #[test]
     fn sort_key_follows_version_order() {

@@ -5,6 +5,7 @@
 mod args;
 mod ops;
 mod run;
+pub mod upload;
 
 pub use args::{DataUpdateAction, MarkArg, ModeArg, TaskAction, UpgradeArgs, UpgradeCommand};
 pub use run::{Console, ConsoleError, Created, Versions, selection};

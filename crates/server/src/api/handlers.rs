@@ -7,6 +7,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Api;
 use super::error::ApiError;
@@ -33,14 +34,14 @@ pub(super) fn bad_query<T>(given: Result<Query<T>, QueryRejection>) -> Result<T,
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     name: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
     token: String,
     name: String,
@@ -62,8 +63,19 @@ pub async fn login(
     }))
 }
 
-pub async fn me(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"name": caller.name, "role": caller.role}))
+/// The signed-in user.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    name: String,
+    /// `viewer`, `operator` or `admin`.
+    role: String,
+}
+
+pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
+    Json(Me {
+        name: caller.name,
+        role: caller.role.to_string(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -80,7 +92,7 @@ pub async fn versions(
     Ok(Json(api.store.catalog().list(q.platform.as_deref()).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UpgradeSummary {
     id: String,
     platform: String,
@@ -144,7 +156,7 @@ pub async fn audit(
     Ok(Json(api.store.audit().recent(limit).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserSummary {
     name: String,
     role: String,
@@ -164,7 +176,7 @@ pub async fn users(State(api): State<Api>) -> Result<Json<Vec<UserSummary>>, Api
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     name: String,
@@ -180,6 +192,7 @@ pub async fn add_user(
     body: Result<Json<NewUser>, JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<UserSummary>), ApiError> {
     let body = bad_json(body)?;
+    super::versions::refuse_in_maintenance(&api).await?;
     let role: auth::Role = body.role.parse().map_err(|e: String| {
         ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_request", e)
     })?;

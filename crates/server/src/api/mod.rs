@@ -9,7 +9,9 @@ pub mod drive;
 pub mod endpoints;
 pub mod error;
 mod handlers;
+pub mod schema;
 mod upgrades;
+mod versions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

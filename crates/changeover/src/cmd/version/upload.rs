@@ -4,11 +4,7 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use changeover_core::bundle::{
-    self, BundleKind, MAX_BUNDLE_BYTES, ValidationContext, ValidationReport,
-};
-use changeover_store::{Format, NewVersion, PutOutcome};
-use serde::Serialize;
+use changeover_core::bundle::MAX_BUNDLE_BYTES;
 
 use crate::context::Context;
 use crate::failure::bad_input;
@@ -34,17 +30,8 @@ pub struct Args {
     platform: Option<String>,
 }
 
-/// What an upload did, with its validation report.
-#[derive(Serialize)]
-pub struct Uploaded {
-    pub platform: String,
-    pub version: String,
-    pub format: Format,
-    /// `imported`, `overwritten` or `blocked` (nothing stored).
-    pub outcome: &'static str,
-    pub report: ValidationReport,
-    pub entry: Option<changeover_store::CatalogEntry>,
-}
+pub use changeover_engine::console::upload::Uploaded;
+use changeover_engine::console::upload::{self as catalog_upload, Known, UploadError};
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let shown = args.file.display().to_string();
@@ -73,79 +60,29 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads and validates a bundle, and stores it when nothing blocks it. A file that cannot
-/// be read as a bundle is an `Err`; a bundle with blocking errors is `outcome: "blocked"`.
+/// Reads and validates a bundle, and stores it when nothing blocks it (a known version is
+/// overwritten). A file that cannot be read as a bundle is bad input; a bundle with
+/// blocking errors is `outcome: "blocked"`.
 pub async fn validate_and_store(
     store: &changeover_store::Store,
     bytes: Vec<u8>,
     file_name: &str,
     platform_filter: Option<&str>,
 ) -> anyhow::Result<Uploaded> {
-    let bundle = bundle::read(&bytes, file_name).map_err(|e| {
-        bad_input(
-            format!("{e}"),
-            "fix the bundle at the place named and upload it again",
-        )
-    })?;
-    let platform = bundle.platform().to_owned();
-    if let Some(wanted) = platform_filter
-        && wanted != platform
-    {
-        return Err(bad_input(
-            format!("{file_name} is a bundle of platform {platform:?}, not {wanted:?}"),
-            "upload it without --platform, or choose the bundle of the right platform",
-        ));
-    }
-    let version = bundle.version().clone();
-    let known = store
-        .catalog()
-        .entry(&platform, &version.to_string())
-        .await?;
-    let running = store
-        .platforms()
-        .get(&platform)
-        .await?
-        .map(|p| p.running_values)
-        .filter(|v| !v.is_empty());
-    let report = bundle.validate(&ValidationContext {
-        registered_template_md5: known.as_ref().and_then(|k| k.template_md5.clone()),
-        running_values: running,
-    });
-    let format = match bundle.kind() {
-        BundleKind::Yaml => Format::Yaml,
-        BundleKind::Zip => Format::Zip,
-    };
-    let mut uploaded = Uploaded {
-        platform: platform.clone(),
-        version: version.to_string(),
-        format,
-        outcome: "blocked",
-        report,
-        entry: None,
-    };
-    if uploaded.report.is_ok() {
-        let new = NewVersion {
-            platform: platform.clone(),
-            version: version.to_string(),
-            sort_key: super::sort_key(&version),
-            file_name: file_name.to_owned(),
-            format,
-            content: bytes,
-            // The first import registers the template; overwrites are compared against it.
-            template_md5: known
-                .as_ref()
-                .and_then(|k| k.template_md5.clone())
-                .or_else(|| Some(bundle.template_md5())),
-            manifest: serde_json::to_value(bundle.manifest())?,
-        };
-        let (outcome, entry) = store.catalog().put(&new).await?;
-        uploaded.outcome = match outcome {
-            PutOutcome::Imported => "imported",
-            PutOutcome::Overwritten { .. } => "overwritten",
-        };
-        uploaded.entry = Some(entry);
-    }
-    Ok(uploaded)
+    catalog_upload::validate_and_store(store, bytes, file_name, platform_filter, Known::Overwrite)
+        .await
+        .map_err(|e| match e {
+            UploadError::Unreadable(e) => bad_input(
+                format!("{e}"),
+                "fix the bundle at the place named and upload it again",
+            ),
+            e @ UploadError::WrongPlatform { .. } => bad_input(
+                e.to_string(),
+                "upload it without --platform, or choose the bundle of the right platform",
+            ),
+            UploadError::Store(e) => e.into(),
+            other => anyhow::Error::new(other),
+        })
 }
 
 fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
