@@ -834,12 +834,13 @@ async function pageVerification(view) {
 
 // --------------------------------------------------------------------------- versions
 
-async function pageVersions(view) {
+// `notice`: the outcome of the upload that drew this page again (kept on the page).
+async function pageVersions(view, notice) {
   const catalog = await api('GET', '/api/v1/versions');
   const file = el('input', { type: 'file', id: 'upload-file', accept: '.yaml,.yml,.zip' });
   const overwrite = el('input', { type: 'checkbox', id: 'upload-overwrite' });
   const upload = el('button', { type: 'button', class: 'primary', id: 'upload-submit' }, 'Upload version configuration');
-  const result = el('div', { id: 'upload-result' });
+  const result = el('div', { id: 'upload-result' }, notice || '');
   const blocked = maintenanceReason() || (!can('admin') ? 'Uploading a version needs the admin role; you are ' + state.role + '.' : null);
   if (blocked) { upload.disabled = true; file.disabled = true; }
   upload.addEventListener('click', async () => {
@@ -851,10 +852,10 @@ async function pageVersions(view) {
     try {
       const out = await api('POST', '/api/v1/versions' + (overwrite.checked ? '?overwrite=true' : ''), bytes,
         zip ? 'application/zip' : 'application/x-yaml');
-      result.replaceChildren(el('div', { class: 'card', id: 'upload-ok' },
+      // Draw the catalog again, with this outcome on it.
+      await pageVersions(view, el('div', { class: 'card', id: 'upload-ok' },
         el('p', {}, 'Version ' + out.version + ' ' + out.outcome + '.'),
         resultList('Warnings', out.warnings, 'warning', 'upload-warnings')));
-      setTimeout(() => pageVersions(view), 0);
     } catch (e) {
       const b = e.body || {};
       result.replaceChildren(el('div', { class: 'card', id: 'upload-failed' },

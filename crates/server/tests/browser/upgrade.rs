@@ -73,8 +73,9 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     )
     .await?;
     let platform = SamplePlatform::start().await?;
-    // The versions in the catalog, as `changeover version upload` puts them.
-    for path in &platform.bundles {
+    // The version installed before changeover managed the platform, in the catalog as
+    // `changeover version upload` puts it; 1.1.0 is uploaded through the console below.
+    for path in &platform.bundles[..1] {
         let bytes = std::fs::read(path)?;
         let name = path
             .file_name()
@@ -128,7 +129,39 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     b.wait_text("#no-records", "No upgrade yet").await?;
     b.screenshot(&shots, "01-records-empty").await?;
 
+    // Version upload: a 1.1.0 bundle without the required metadb.url is refused with the
+    // missing item named; the good one is imported and listed.
+    b.click("#nav a[data-nav='versions']").await?;
+    b.wait_text("#versions tr[data-version='1.0.0']", "sample")
+        .await?;
+    assert!(!b.exists("#versions tr[data-version='1.1.0']").await?);
+    let good = &platform.bundles[1];
+    let broken = good.with_file_name("1.1.0-broken.yaml");
+    let text = std::fs::read_to_string(good)?;
+    let without: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("metadb.url:"))
+        .collect();
+    assert!(
+        without.len() < text.lines().count(),
+        "no metadb.url line to remove"
+    );
+    std::fs::write(&broken, without.join("\n"))?;
+    b.choose_file("#upload-file", &broken).await?;
+    b.click("#upload-submit").await?;
+    let failed = b.wait_text("#upload-failed", "nothing was stored").await?;
+    let missing = b.text("#upload-missing").await?;
+    assert!(missing.contains("metadb.url"), "{failed}");
+    b.screenshot(&shots, "02-version-upload-refused").await?;
+    b.choose_file("#upload-file", good).await?;
+    b.click("#upload-submit").await?;
+    b.wait_text("#upload-ok", "Version 1.1.0 imported.").await?;
+    b.wait_text("#versions tr[data-version='1.1.0']", "sample")
+        .await?;
+    b.screenshot(&shots, "03-version-upload-imported").await?;
+
     // The wizard: 1.1.0 allows full and partial downtime; zero downtime is refused, and why.
+    b.click("#nav a[data-nav='records']").await?;
     b.click("#start-upgrade").await?;
     b.select("#wizard-target", "1.1.0").await?;
     b.wait_text("#wizard-current", "The platform runs 1.0.0; target 1.1.0")
@@ -169,7 +202,7 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     b.type_into("#wizard-completion", "2030-12-01 23:30")
         .await?;
     b.click("#wizard-risk").await?;
-    b.screenshot(&shots, "02-wizard").await?;
+    b.screenshot(&shots, "04-wizard").await?;
     b.click("#wizard-enter").await?;
     b.wait_text("#record-summary", "sample 1.0.0 → 1.1.0, partial downtime")
         .await?;
@@ -178,7 +211,7 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
 
     // Each step page, live, in the seeds' order: wait for the step to be done, check what
     // the page shows, take its picture, then go on.
-    let mut shot = 3;
+    let mut shot = 5;
     for (kind, title, items) in PARTIAL_STEPS {
         let phase = wait_step_settled(&b, kind).await?;
         assert_eq!(phase, "done", "step {kind} ended {phase}");

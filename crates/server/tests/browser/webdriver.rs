@@ -258,6 +258,18 @@ impl Browser {
         Ok(())
     }
 
+    /// Puts the file at `path` into the `<input type=file>` at `css`.
+    pub async fn choose_file(&self, css: &str, path: &Path) -> anyhow::Result<()> {
+        let e = self.element(css).await?;
+        self.session_call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": path.display().to_string()})),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Chooses the option with `value` in the `<select>` at `css` (and fires `change`).
     pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
         self.element(css).await?;
