@@ -201,6 +201,36 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     );
     b.type_into("#wizard-completion", "2030-12-01 23:30")
         .await?;
+
+    // "Save" keeps the configuration as a configuring record, which the records list
+    // offers to continue; abandoning it ends it, terminated, with nothing touched.
+    b.click("#wizard-save").await?;
+    b.wait_text("#record-header h1", "configuring").await?;
+    assert_eq!(b.text("#act-start").await?, "Enter maintenance mode");
+    assert_eq!(
+        b.attr("#actions", "data-allowed").await?.as_deref(),
+        Some("start terminate")
+    );
+    b.click("#nav a[data-nav='records']").await?;
+    let saved = b.wait_text("#records tbody tr", "configuring").await?;
+    assert!(saved.contains("Continue upgrade"), "{saved}");
+    assert_eq!(b.prop("#start-upgrade", "disabled").await?, json!(true));
+    b.click("#records tbody tr a[href^='#/upgrade/']").await?;
+    b.click("#act-terminate").await?;
+    b.wait_text("#record-header h1", "terminated").await?;
+    assert_eq!(platform.client.health().await?.version, "1.0.0");
+
+    // Again, this time into maintenance mode.
+    b.click("#nav a[data-nav='records']").await?;
+    b.click("#start-upgrade").await?;
+    b.select("#wizard-target", "1.1.0").await?;
+    b.wait_text("#wizard-current", "The platform runs 1.0.0")
+        .await?;
+    b.click("#mode-partial").await?;
+    b.type_into("#wizard-completion", "2030-12-01 23:30")
+        .await?;
+    b.type_into("#wizard-email", "ops@example.com").await?;
+    b.type_into("#wizard-phone", "+49 30 1234567").await?;
     b.click("#wizard-risk").await?;
     b.screenshot(&shots, "04-wizard").await?;
     b.click("#wizard-enter").await?;
