@@ -2,6 +2,7 @@
 //! `chromedriver`; `scripts/setup.d/30-browser` installs both). Screenshots go to
 //! `target/browser-screenshots/<test>/`; each test prints the directory.
 
+mod full;
 mod pages;
 mod platform;
 mod upgrade;

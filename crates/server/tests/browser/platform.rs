@@ -7,11 +7,19 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
+use changeover_core::bundle;
 use changeover_drivers::{ContractClient, ProcessDriver};
+use changeover_engine::adapter::store::{StoreLease, StoreRecords};
 use changeover_engine::catalog::BundleVersions;
-use changeover_engine::console::Versions;
+use changeover_engine::console::{Console, Versions};
 use changeover_engine::settings::PlatformSettings;
+use changeover_store::Store;
+use changeover_store::catalog::{Format, NewVersion};
+
+use super::webdriver::Browser;
 
 /// The sample bundles' fixed ports, replaced by free ones.
 const SCHEDULER_PORT: &str = "18080";
@@ -69,9 +77,9 @@ impl Drop for SamplePlatform {
 }
 
 impl SamplePlatform {
-    /// Starts 1.0.0 with three workflows every 2 seconds (tasks sleep a second) and waits
-    /// until its scheduler answers.
-    pub async fn start() -> anyhow::Result<SamplePlatform> {
+    /// Starts 1.0.0 with three workflows every 2 seconds whose task sleeps `task_secs`, and
+    /// waits until its scheduler answers.
+    pub async fn start(task_secs: u32) -> anyhow::Result<SamplePlatform> {
         let bin_dir = bin_dir()?;
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("platform");
@@ -110,7 +118,7 @@ impl SamplePlatform {
             let out = Command::new(bin_dir.join("sample-scheduler"))
                 .args(["--db", &metadb_url, "workflow", "add", &format!("wf{i}")])
                 .args(["--cron", "*/2 * * * * *", "--tenant", tenant])
-                .args(["--task", "sleep 1"])
+                .args(["--task", &format!("sleep {task_secs}")])
                 .output()?;
             if !out.status.success() {
                 bail!(
@@ -154,5 +162,102 @@ impl SamplePlatform {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("the sample scheduler 1.0.0 never answered its health check")
+    }
+}
+
+impl SamplePlatform {
+    /// Puts the bundle at `path` into `store`'s catalog, as `changeover version upload` does.
+    pub async fn catalog(&self, store: &Store, path: &Path) -> anyhow::Result<()> {
+        let bytes = std::fs::read(path)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let b = bundle::read(&bytes, &name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let version = b.version().to_string();
+        store
+            .catalog()
+            .put(&NewVersion {
+                platform: "sample".into(),
+                sort_key: sort_key(&version),
+                version,
+                file_name: name,
+                format: Format::Yaml,
+                content: bytes,
+                template_md5: Some(b.template_md5()),
+                manifest: serde_json::to_value(b.manifest())?,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The engine's console over `store` for this platform (versions from the catalog).
+    pub fn console(&self, store: &Store) -> Console {
+        Console {
+            store: Arc::new(StoreRecords(store.clone())),
+            lease: Arc::new(StoreLease {
+                store: store.clone(),
+            }),
+            versions: Arc::new(BundleVersions {
+                platform: "sample".into(),
+                settings: self.settings.clone(),
+                bundles: Default::default(),
+                store: Some(store.clone()),
+                ports: Default::default(),
+            }),
+            settings: self.settings.clone(),
+            holder: format!("console-test-{}", std::process::id()),
+            progress: false,
+            json: false,
+        }
+    }
+}
+
+/// A sort key in version order for the sample versions (the form the CLI's upload uses).
+fn sort_key(version: &str) -> String {
+    let mut key = String::new();
+    for i in 0..4 {
+        let n: u64 = version
+            .split('.')
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        key.push_str(&format!("{n:010}."));
+    }
+    key.push('0');
+    key
+}
+
+/// Waits on the step page until step `kind` is shown and done, or needs the operator;
+/// returns that phase. A failed step, or none of these within `guard`, is an error.
+pub async fn wait_step(b: &Browser, kind: &str, guard: Duration) -> anyhow::Result<String> {
+    let deadline = tokio::time::Instant::now() + guard;
+    loop {
+        let shown = b
+            .eval(
+                "const s = document.querySelector('#step'); return s ? [s.dataset.step, s.dataset.phase] : null;",
+                vec![],
+            )
+            .await?;
+        if let (Some(k), Some(p)) = (shown[0].as_str(), shown[1].as_str())
+            && k == kind
+        {
+            match p {
+                "done" | "skipped" | "needs_operator" => return Ok(p.to_owned()),
+                "failed" => bail!(
+                    "step {kind} failed: {}",
+                    b.text("#step").await.unwrap_or_default()
+                ),
+                _ => {}
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "step {kind} never settled; the page shows: {}",
+                b.body_text().await.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

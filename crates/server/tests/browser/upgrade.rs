@@ -3,21 +3,15 @@
 //! and the step pages to Complete (Succeeded), with a screenshot of each step page and of
 //! the verification page, asserting what each page shows.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use changeover_core::bundle;
-use changeover_engine::adapter::store::{StoreLease, StoreRecords};
-use changeover_engine::catalog::BundleVersions;
-use changeover_engine::console::Console;
 use changeover_server::api::Api;
 use changeover_server::auth::{self, Actor, Role, Secret};
 use changeover_store::Engine;
-use changeover_store::catalog::{Format, NewVersion};
 use changeover_store::test_utils::TestLocation;
 use serde_json::json;
 
-use super::platform::SamplePlatform;
+use super::platform::{SamplePlatform, wait_step};
 use super::webdriver::Browser;
 
 const PASSWORD: &str = "a long enough password";
@@ -25,22 +19,6 @@ const PASSWORD: &str = "a long enough password";
 /// How long one step of the real platform may take before the test gives up (a guard, not
 /// a measurement: upgrading applications builds nothing, it restarts two processes).
 const STEP_GUARD: Duration = Duration::from_secs(180);
-
-/// A sort key in version order for the two sample versions (the CLI's upload computes the
-/// same form).
-fn sort_key(version: &str) -> String {
-    let mut key = String::new();
-    for i in 0..4 {
-        let n: u64 = version
-            .split('.')
-            .nth(i)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        key.push_str(&format!("{n:010}."));
-    }
-    key.push('0');
-    key
-}
 
 /// The steps of a partial-downtime upgrade in the seeds' order, with what the step page
 /// must show once the step is done: (kind, title, items that must have succeeded).
@@ -72,49 +50,11 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
         &Secret::new(PASSWORD),
     )
     .await?;
-    let platform = SamplePlatform::start().await?;
+    let platform = SamplePlatform::start(1).await?;
     // The version installed before changeover managed the platform, in the catalog as
     // `changeover version upload` puts it; 1.1.0 is uploaded through the console below.
-    for path in &platform.bundles[..1] {
-        let bytes = std::fs::read(path)?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let b = bundle::read(&bytes, &name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        store
-            .catalog()
-            .put(&NewVersion {
-                platform: "sample".into(),
-                version: b.version().to_string(),
-                sort_key: sort_key(&b.version().to_string()),
-                file_name: name,
-                format: Format::Yaml,
-                content: bytes,
-                template_md5: Some(b.template_md5()),
-                manifest: serde_json::to_value(b.manifest())?,
-            })
-            .await?;
-    }
-    store.platforms().set_current("sample", "1.0.0").await?;
-    let console = Console {
-        store: Arc::new(StoreRecords(store.clone())),
-        lease: Arc::new(StoreLease {
-            store: store.clone(),
-        }),
-        versions: Arc::new(BundleVersions {
-            platform: "sample".into(),
-            settings: platform.settings.clone(),
-            bundles: Default::default(),
-            store: Some(store.clone()),
-            ports: Default::default(),
-        }),
-        settings: platform.settings.clone(),
-        holder: format!("console-test-{}", std::process::id()),
-        progress: false,
-        json: false,
-    };
+    platform.catalog(&store, &platform.bundles[0]).await?;
+    let console = platform.console(&store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(Api::with_platform(store.clone(), console).serve(listener));
@@ -243,8 +183,13 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     // the page shows, take its picture, then go on.
     let mut shot = 5;
     for (kind, title, items) in PARTIAL_STEPS {
-        let phase = wait_step_settled(&b, kind).await?;
-        assert_eq!(phase, "done", "step {kind} ended {phase}");
+        let phase = wait_step(&b, kind, STEP_GUARD).await?;
+        assert_eq!(
+            phase,
+            "done",
+            "step {kind} ended {phase}: {}",
+            b.text("#step-phase").await?
+        );
         assert_eq!(b.text("#step-title").await?, title);
         assert_eq!(
             b.attr("#step-progress", "data-percent").await?.as_deref(),
@@ -422,37 +367,4 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     drop(platform);
     store.close().await;
     Ok(())
-}
-
-/// Waits on the step page until step `kind` is shown and settled (done, skipped) or needs
-/// someone (failed, needs operator); returns its phase.
-async fn wait_step_settled(b: &Browser, kind: &str) -> anyhow::Result<String> {
-    let deadline = tokio::time::Instant::now() + STEP_GUARD;
-    loop {
-        let shown = b
-            .eval(
-                "const s = document.querySelector('#step'); return s ? [s.dataset.step, s.dataset.phase] : null;",
-                vec![],
-            )
-            .await?;
-        if let (Some(k), Some(p)) = (shown[0].as_str(), shown[1].as_str())
-            && k == kind
-            && matches!(p, "done" | "skipped" | "failed" | "needs_operator")
-        {
-            if p != "done" {
-                anyhow::bail!(
-                    "step {kind} is {p}: {}",
-                    b.text("#step").await.unwrap_or_default()
-                );
-            }
-            return Ok(p.to_owned());
-        }
-        if tokio::time::Instant::now() > deadline {
-            anyhow::bail!(
-                "step {kind} never settled; the page shows: {}",
-                b.body_text().await.unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
