@@ -348,7 +348,9 @@ fn record_at_verify() -> anyhow::Result<UpgradeRecord> {
     }
     r.cursor = last;
     assert_eq!(r.steps[last].kind, StepKind::Verify);
-    r.steps[last].phase = StepPhase::Done;
+    r.steps[last].phase = StepPhase::NeedsOperator {
+        reason: "the automatic verdict failed; look at the report, then skip with the risk accepted to overrule it".into(),
+    };
     let today: changeover_core::upgrade::Date = "2027-01-15".parse().map_err(anyhow::Error::msg)?;
     r.verification = Some(Report {
         today,
@@ -445,16 +447,33 @@ async fn console_verify_step_draws_the_recorded_report() -> anyhow::Result<()> {
         failed.contains("load-orders") && failed.contains("cron"),
         "{failed}"
     );
-    // Every step done: the operator may go on; a settled step cannot be skipped, and
-    // downtime has begun, so only force-terminate (admin) or next would end it.
+    // The failed verdict waits for the operator: retry, or skip it with the risk accepted
+    // (downtime has begun: no terminate; force-terminate is the admin's).
     assert_eq!(
         b.attr("#actions", "data-allowed").await?.as_deref(),
-        Some("next")
+        Some("retry skip")
     );
-    assert_eq!(b.text("#act-next").await?, "Next");
+    assert!(
+        b.text("#step-phase")
+            .await?
+            .contains("the automatic verdict failed")
+    );
     assert_eq!(
         b.attr("#record-progress", "data-percent").await?.as_deref(),
-        Some("100")
+        Some("83")
+    );
+    // Skipping without the acknowledgement is stopped on the page; with it, the request
+    // goes out and the server's refusal (this server drives no platform) is shown.
+    b.click("#act-skip").await?;
+    b.wait_text("#action-error", "a risk you must acknowledge")
+        .await?;
+    b.click("#skip-risk").await?;
+    b.click("#act-skip").await?;
+    b.wait_text("#action-error", "this server acts on no platform")
+        .await?;
+    assert_eq!(
+        b.prop("#skip-risk", "checked").await?,
+        serde_json::json!(true)
     );
     b.screenshot(&shots, "01-verify-step").await?;
     b.close().await?;
