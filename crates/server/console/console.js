@@ -636,7 +636,9 @@ async function pageUpgrade(view, id, shownKind) {
     if (inMaintenance !== !!state.maintenance.on) await refreshMaintenance();
     const cur = currentStep(r);
     const all = r.steps.concat(r.exit ? r.exit.steps : []);
-    const step = shownKind ? (all.find((s) => s.kind === shownKind) || null) : (cur || r.steps[r.steps.length - 1]);
+    // Following: the current step, else the last one that ran (an exit plan's last step
+    // after a terminate or rollback).
+    const step = shownKind ? (all.find((s) => s.kind === shownKind) || null) : (cur || all[all.length - 1]);
     const isCurrent = !!step && !!cur && step === cur;
     const following = !shownKind;
     // Chosen items belong to one step: forget them when the page moves on.
@@ -777,7 +779,8 @@ function renderReport(report, days) {
         el('div', { class: 'figure', id: 'recent-count' }, recentText(report.recent)),
         el('p', {}, '7-day average (T-8 to T-2): ', el('strong', { id: 'average' }, averageText(report.average)))),
       el('div', { class: 'card' }, el('h2', {}, 'Status distribution, ' + report.distribution_date),
-        donut(report.distribution), legend(Object.keys(report.distribution || {}))),
+        donut(report.distribution), legend(Object.keys(report.distribution || {})),
+        Object.keys(report.distribution || {}).length ? '' : el('p', { class: 'muted', id: 'no-distribution' }, 'No instance on this business date.')),
       el('div', { class: 'card' }, el('h2', {}, 'Verdict'),
         el('p', { id: 'verdict', class: passed ? 'verdict-passed' : 'verdict-failed', 'data-passed': String(passed) }, passed ? 'Passed' : 'Failed'),
         report.verdict.reasons.length ? el('ul', { id: 'verdict-reasons' }, report.verdict.reasons.map((x) => el('li', {}, x))) : '',

@@ -361,6 +361,32 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     assert_eq!(b.prop("#maintenance-banner", "hidden").await?, json!(true));
     b.screenshot(&shots, &format!("{shot:02}-records-succeeded"))
         .await?;
+    shot += 1;
+
+    // The admin rolls it back from the record's page: target stopped, the metadata
+    // restored from this upgrade's backup, 1.0.0 started again.
+    b.click(&format!("#records a[href='#/upgrade/{id}']"))
+        .await?;
+    b.click("#act-rollback").await?;
+    let asked = b.accept_dialog().await?;
+    assert!(asked.contains("restore every metadata database"), "{asked}");
+    b.wait_text_for("#record-header h1", "rolled back", STEP_GUARD)
+        .await?;
+    let stepper = b.text("#stepper").await?;
+    for exit in [
+        "Stop target version",
+        "Restore backups",
+        "Start previous version",
+    ] {
+        assert!(stepper.contains(exit), "{exit} missing: {stepper}");
+    }
+    assert_eq!(platform.client.health().await?.version, "1.0.0");
+    // The page follows the last step that ran.
+    b.wait_text("#step-title", "Start previous version").await?;
+    b.wait_text("#no-actions", "has ended (rolled back)")
+        .await?;
+    b.screenshot(&shots, &format!("{shot:02}-rolled-back"))
+        .await?;
 
     b.close().await?;
     server.abort();

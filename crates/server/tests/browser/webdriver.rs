@@ -270,6 +270,27 @@ impl Browser {
         Ok(())
     }
 
+    /// Accepts the page's `confirm()` dialog, waiting for it to open.
+    pub async fn accept_dialog(&self) -> anyhow::Result<String> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self
+                .session_call(reqwest::Method::GET, "/alert/text", None)
+                .await
+            {
+                Ok(text) => {
+                    self.session_call(reqwest::Method::POST, "/alert/accept", Some(json!({})))
+                        .await?;
+                    return Ok(text.as_str().unwrap_or_default().to_owned());
+                }
+                Err(err) if tokio::time::Instant::now() < deadline => {
+                    pause_before_retry(&err).await;
+                }
+                Err(err) => return Err(err.context("no dialog opened")),
+            }
+        }
+    }
+
     /// Chooses the option with `value` in the `<select>` at `css` (and fires `change`).
     pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
         self.element(css).await?;
@@ -390,6 +411,10 @@ impl Browser {
         std::fs::write(&path, png)?;
         Ok(path)
     }
+}
+
+async fn pause_before_retry(_why: &anyhow::Error) {
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// Standard base64 (the screenshot's encoding).
