@@ -198,6 +198,7 @@ const routes = [
   [/^#\/verification$/, pageVerification],
   [/^#\/versions$/, pageVersions],
   [/^#\/users$/, pageUsers],
+  [/^#\/audit$/, pageAudit],
 ];
 
 async function render() {
@@ -928,6 +929,24 @@ async function pageUsers(view) {
       el('label', { for: 'user-name' }, 'Name'), name, el('label', { for: 'user-role' }, 'Role'), role,
       el('label', { for: 'user-password' }, 'Password (at least 12 characters)'), password,
       el('p', {}, add), blocked ? el('p', { class: 'disabled-reason', id: 'user-reason' }, blocked) : '', error));
+}
+
+// ------------------------------------------------------------------------------ audit
+
+async function pageAudit(view) {
+  if (!can('admin')) {
+    view.replaceChildren(el('h1', {}, 'Audit log'), el('p', { class: 'disabled-reason', id: 'audit-reason' }, 'The audit log needs the admin role; you are ' + state.role + '.'));
+    return;
+  }
+  const entries = await api('GET', '/api/v1/audit?limit=200');
+  view.replaceChildren(el('h1', {}, 'Audit log'),
+    el('p', { class: 'muted' }, 'The last ' + entries.length + ' changes and refusals, newest first.'),
+    el('table', { id: 'audit' },
+      el('thead', {}, el('tr', {}, ['When', 'Who', 'What', 'Target', 'From', 'Outcome', 'Detail'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, entries.map((e) => el('tr', { 'data-action': e.action, 'data-outcome': e.outcome },
+        [time(e.at), e.actor, e.action, e.target, e.peer].map((v) => el('td', {}, v)),
+        el('td', {}, badge(e.outcome, e.outcome === 'ok' ? 'succeeded' : 'failed')),
+        el('td', {}, e.detail || ''))))));
 }
 
 // ------------------------------------------------------------------------------- start

@@ -387,6 +387,32 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
         .await?;
     b.screenshot(&shots, &format!("{shot:02}-rolled-back"))
         .await?;
+    shot += 1;
+
+    // The audit log has what was done through the console, refusals included.
+    b.click("#nav a[data-nav='audit']").await?;
+    b.wait_text("#audit", "ada").await?;
+    for (action, outcome) in [
+        ("version.upload", "refused"),
+        ("version.upload", "ok"),
+        ("upgrade.start", "ok"),
+        ("upgrade.rollback", "ok"),
+    ] {
+        assert!(
+            b.exists(&format!(
+                "#audit tr[data-action='{action}'][data-outcome='{outcome}']"
+            ))
+            .await?,
+            "no {action} {outcome} in the audit log: {}",
+            b.text("#audit").await?
+        );
+    }
+    let audit = b.text("#audit").await?;
+    assert!(
+        !audit.contains(PASSWORD),
+        "a password reached the audit page"
+    );
+    b.screenshot(&shots, &format!("{shot:02}-audit")).await?;
 
     b.close().await?;
     server.abort();
