@@ -86,9 +86,19 @@ async fn console_serves_its_assets_with_a_strict_policy() -> anyhow::Result<()> 
         (
             "/console/",
             "text/html",
-            "<script src=\"console.js\"></script>",
+            "<script src=\"base.js\"></script>",
         ),
-        ("/console/console.js", "text/javascript", "sessionStorage"),
+        ("/console/base.js", "text/javascript", "sessionStorage"),
+        (
+            "/console/steps.js",
+            "text/javascript",
+            "function allowedActions",
+        ),
+        (
+            "/console/console.js",
+            "text/javascript",
+            "addEventListener('hashchange'",
+        ),
         ("/console/console.css", "text/css", "#maintenance-banner"),
     ] {
         let resp = http.get(format!("http://{addr}{path}")).send().await?;
@@ -103,6 +113,11 @@ async fn console_serves_its_assets_with_a_strict_policy() -> anyhow::Result<()> 
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert!(resp.text().await?.contains(needle), "{path}");
     }
+    let resp = http
+        .get(format!("http://{addr}/console/nope.js"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     // The API's own fallback still answers unknown API paths with its JSON error.
     let resp = http
         .get(format!("http://{addr}/api/v1/nope"))
