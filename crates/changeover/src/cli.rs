@@ -51,6 +51,18 @@ pub struct Global {
     /// Machine-readable JSON on stdout
     #[arg(long, global = true)]
     pub json: bool,
+    /// Talk to a `changeover serve` at this URL instead of the local store (upgrade, version, audit)
+    #[arg(long, global = true, env = "CHANGEOVER_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// API token for --server (prefer CHANGEOVER_TOKEN: arguments are visible to other users)
+    #[arg(
+        long,
+        global = true,
+        env = "CHANGEOVER_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<crate::remote::Token>,
     /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -11,6 +11,8 @@ use crate::config::{self, Config, DEFAULT_PLATFORM};
 /// The resolved global options.
 pub struct Context {
     pub json: bool,
+    /// The `changeover serve` to talk to instead of the store (`--server`).
+    pub remote: Option<crate::remote::Remote>,
     store_flag: Option<String>,
     config: Config,
     config_path: Option<PathBuf>,
@@ -20,8 +22,11 @@ impl Context {
     /// Reads the config file (if any) named by the global options.
     pub fn new(global: &Global) -> anyhow::Result<Context> {
         let (config, config_path) = config::load(global.config.as_deref())?;
+        let remote =
+            crate::remote::Remote::from_options(global.server.as_deref(), global.token.as_ref())?;
         Ok(Context {
             json: global.json,
+            remote,
             store_flag: global.store.clone(),
             config,
             config_path,
@@ -47,8 +52,15 @@ impl Context {
         )?)
     }
 
-    /// Opens the store (creating a SQLite file on first use).
+    /// Opens the store (creating a SQLite file on first use). With `--server` the store is
+    /// the server's: commands without a remote mode are refused here.
     pub async fn store(&self) -> anyhow::Result<Store> {
+        if self.remote.is_some() {
+            return Err(crate::failure::bad_input(
+                "this command works on the local store only, not with --server",
+                "run it without --server (and CHANGEOVER_SERVER) on the server's host; with --server use upgrade, version upload|list|download|check and audit",
+            ));
+        }
         let (location, source) = self.store_location()?;
         tracing::debug!(store = %location, from = %source, "opening the store");
         Store::open(&location).await.map_err(|e| {

@@ -7,6 +7,7 @@ mod config;
 mod context;
 mod failure;
 mod output;
+mod remote;
 
 use std::process::ExitCode;
 

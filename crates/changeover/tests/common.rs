@@ -62,6 +62,8 @@ pub fn changeover_in(dir: &Path, args: &[&str]) -> Run {
         .args(args)
         .current_dir(dir)
         .env_remove("CHANGEOVER_STORE")
+        .env_remove("CHANGEOVER_SERVER")
+        .env_remove("CHANGEOVER_TOKEN")
         .env_remove("RUST_LOG")
         .output()
         .expect("run changeover");

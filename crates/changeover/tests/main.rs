@@ -5,5 +5,6 @@ mod common;
 mod catalog;
 mod check;
 mod help;
+mod remote;
 mod store;
 mod validation;

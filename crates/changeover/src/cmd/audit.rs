@@ -18,26 +18,37 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
-    let store = ctx.store().await?;
-    let entries = store.audit().recent(args.limit).await?;
-    if ctx.json {
-        return output::json(&entries);
-    }
-    if entries.is_empty() {
+    let rows: Vec<Vec<String>> = if let Some(remote) = &ctx.remote {
+        let entries = crate::remote::audit::entries(remote, args.limit).await?;
+        if ctx.json {
+            return output::json(&entries);
+        }
+        crate::remote::audit::rows(&entries)
+    } else {
+        let store = ctx.store().await?;
+        let entries = store.audit().recent(args.limit).await?;
+        if ctx.json {
+            return output::json(&entries);
+        }
+        entries
+            .iter()
+            .map(|e| {
+                vec![
+                    output::when(e.at),
+                    e.actor.clone(),
+                    e.action.clone(),
+                    e.target.clone(),
+                    e.peer.clone(),
+                    e.outcome.clone(),
+                    e.detail.clone(),
+                ]
+            })
+            .collect()
+    };
+    if rows.is_empty() {
         println!("the audit log is empty");
         return Ok(());
     }
-    let rows = entries.iter().map(|e| {
-        vec![
-            output::when(e.at),
-            e.actor.clone(),
-            e.action.clone(),
-            e.target.clone(),
-            e.peer.clone(),
-            e.outcome.clone(),
-            e.detail.clone(),
-        ]
-    });
     println!(
         "{}",
         output::table(

@@ -478,6 +478,8 @@ mod tests {
             config: None,
             store: None,
             json: true,
+            server: None,
+            token: None,
             verbose: 0,
         })
         .unwrap();

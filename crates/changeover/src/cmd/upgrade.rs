@@ -129,6 +129,9 @@ pub fn console(
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    if let Some(remote) = &ctx.remote {
+        return crate::remote::upgrade::run(remote, args.command, ctx.json).await;
+    }
     let store = ctx.store().await?;
     let console = console(
         &args.platform,

@@ -8,6 +8,7 @@ use changeover_core::compat::{self, CompatibilityRules};
 use changeover_core::version::Version;
 
 use super::args::{DataUpdateAction, UpgradeCommand};
+use super::print;
 use crate::adapter::drivers::SchedulerPort;
 use crate::driver::{Stop, now};
 use crate::error::EngineError;
@@ -18,7 +19,7 @@ use crate::settings::PlatformSettings;
 use crate::setup::{self, Resolved};
 use crate::upgrade::plan::PlanShape;
 use crate::upgrade::verify::{Report, days_before};
-use crate::upgrade::{Action, Announcement, Mode, NewUpgrade, StepPhase, UpgradeRecord};
+use crate::upgrade::{Action, Announcement, Mode, NewUpgrade, UpgradeRecord};
 use crate::view;
 
 /// The catalog of versions, as the console needs it.
@@ -102,32 +103,17 @@ pub fn new_id() -> String {
 /// Records that prints every change of a step's phase as a progress line.
 struct Printing {
     inner: Arc<dyn RecordStore>,
-    seen: Mutex<Vec<(String, String)>>,
+    progress: Mutex<print::Progress>,
 }
 
 #[async_trait]
 impl Records for Printing {
     async fn save(&self, record: &UpgradeRecord) -> Result<(), PortError> {
         self.inner.save(record).await?;
-        let steps = record
-            .steps
-            .iter()
-            .chain(record.exit.iter().flat_map(|e| &e.steps));
-        let now: Vec<(String, String)> = steps
-            .map(|s| {
-                (
-                    s.kind.to_string(),
-                    format!("{} {}%", s.phase.label(), s.percent()),
-                )
-            })
-            .collect();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for (i, (kind, state)) in now.iter().enumerate() {
-            if seen.get(i).is_none_or(|(_, s)| s != state) {
-                println!("  [{}] {kind}: {state}", record.id);
-            }
-        }
-        *seen = now;
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(record);
         Ok(())
     }
 }
@@ -165,7 +151,7 @@ impl Console {
             }
             UpgradeCommand::Status => {
                 let record = self.current_or_latest().await?;
-                self.print(&record, self.json);
+                print::record(&record, self.json);
                 Ok(())
             }
             UpgradeCommand::Next => self.act(Action::Next).await,
@@ -214,60 +200,22 @@ impl Console {
                 self.drive(record).await
             }
             UpgradeCommand::Records => {
-                let json = self.json;
-                let records = self.store.list().await.map_err(port("listing records"))?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&records).unwrap_or_default()
-                    );
-                } else {
-                    println!(
-                        "{:<26} {:<10} {:<9} {:<9} {:<18} {:<36}",
-                        "ID", "PLATFORM", "FROM", "TO", "MODE", "STATUS"
-                    );
-                    for r in records {
-                        println!(
-                            "{:<26} {:<10} {:<9} {:<9} {:<18} {:<36}",
-                            r.id,
-                            r.platform,
-                            r.from_version,
-                            r.to_version,
-                            r.mode.words(),
-                            r.status.label()
-                        );
-                    }
-                }
+                let records = self.records().await?;
+                print::records(&records, self.json);
                 Ok(())
             }
             UpgradeCommand::Show { id } => {
-                let json = self.json;
                 let record = self
                     .store
                     .get(&id)
                     .await
                     .map_err(port("reading the record"))?;
-                self.print(&record, json);
-                if !json {
-                    println!("{}", view::durations(&record));
-                    for line in &record.log {
-                        let step = line.step.map(|s| format!(" [{s}]")).unwrap_or_default();
-                        println!("{} {:?}{step} {}", line.at, line.level, line.message);
-                    }
-                }
+                print::show(&record, self.json);
                 Ok(())
             }
             UpgradeCommand::Verify => {
-                let json = self.json;
                 let report = self.verify_now().await?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", view::verification(&report));
-                }
+                print::verification(&report, self.json);
                 Ok(())
             }
             UpgradeCommand::Rollback { id } => {
@@ -292,16 +240,8 @@ impl Console {
         if let Some(note) = &created.note {
             println!("{note}");
         }
-        let record = created.record;
-        println!(
-            "upgrade {}: {} {} -> {} in {} mode",
-            record.id,
-            record.platform,
-            record.from_version,
-            record.to_version,
-            record.mode.words()
-        );
-        Ok(record)
+        print::created(&created.record);
+        Ok(created.record)
     }
 
     /// Creates and saves the record of a new upgrade (started unless `save_only`), after
@@ -452,7 +392,7 @@ impl Console {
         let records: Arc<dyn Records> = if self.progress {
             Arc::new(Printing {
                 inner: self.store.clone(),
-                seen: Mutex::new(Vec::new()),
+                progress: Mutex::new(print::Progress::default()),
             })
         } else {
             Arc::new(StoreRecords(self.store.clone()))
@@ -469,48 +409,7 @@ impl Console {
 
     async fn drive(&self, mut record: UpgradeRecord) -> Result<(), ConsoleError> {
         let stop = self.drive_quiet(&mut record).await?;
-        print!("{}", view::status(&record));
-        match stop {
-            Stop::Ended(status) => println!("upgrade {} ended: {status}", record.id),
-            Stop::Saved => println!(
-                "upgrade {} is saved; start it with `changeover upgrade next`",
-                record.id
-            ),
-            Stop::AwaitingNext(step) => {
-                println!("step {step} is done; continue with `changeover upgrade next`")
-            }
-            Stop::AwaitingComplete => {
-                println!("every step is done; complete the upgrade with `changeover upgrade next`")
-            }
-            Stop::NeedsOperator { step, reason } => {
-                println!("step {step} waits for the operator: {reason}")
-            }
-            Stop::Failed { step, reason } => {
-                return Err(ConsoleError::StepFailed {
-                    step: step.to_string(),
-                    reason,
-                });
-            }
-        }
-        if let Some(report) = &record.verification
-            && record
-                .current()
-                .is_none_or(|s| s.phase != StepPhase::Pending)
-        {
-            print!("{}", view::verification(report));
-        }
-        Ok(())
-    }
-
-    fn print(&self, record: &UpgradeRecord, json: bool) {
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(record).unwrap_or_default()
-            );
-        } else {
-            print!("{}", view::status(record));
-        }
+        print::stop(&record, stop)
     }
 
     /// The verification of the workload now.

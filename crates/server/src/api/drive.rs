@@ -38,6 +38,15 @@ pub struct Claim {
     platform: Arc<Platform>,
 }
 
+impl Claim {
+    /// Names the record claimed once it has an id (a new upgrade).
+    pub fn rename(&self, id: &str) {
+        if let Ok(mut d) = self.platform.driving.lock() {
+            *d = Some(id.to_owned());
+        }
+    }
+}
+
 impl Drop for Claim {
     fn drop(&mut self) {
         if let Ok(mut d) = self.platform.driving.lock() {

@@ -84,12 +84,32 @@ pub struct VersionsQuery {
     platform: Option<String>,
 }
 
+/// A catalog entry and whether the platform runs that version now.
+#[derive(Serialize)]
+pub struct CatalogRow {
+    #[serde(flatten)]
+    entry: changeover_store::CatalogEntry,
+    current: bool,
+}
+
 pub async fn versions(
     State(api): State<Api>,
     q: Result<Query<VersionsQuery>, QueryRejection>,
-) -> Result<Json<Vec<changeover_store::CatalogEntry>>, ApiError> {
+) -> Result<Json<Vec<CatalogRow>>, ApiError> {
     let q = bad_query(q)?;
-    Ok(Json(api.store.catalog().list(q.platform.as_deref()).await?))
+    let entries = api.store.catalog().list(q.platform.as_deref()).await?;
+    let platforms = api.store.platforms().list().await?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|entry| CatalogRow {
+                current: platforms.iter().any(|p| {
+                    p.name == entry.platform && p.current_version.as_deref() == Some(&entry.version)
+                }),
+                entry,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -124,10 +144,14 @@ pub async fn upgrades(State(api): State<Api>) -> Result<Json<Vec<UpgradeSummary>
     ))
 }
 
+/// The header on `GET /api/v1/upgrades/{id}` saying whether this server drives the record
+/// right now (`true`/`false`): a client following an action polls until it is `false`.
+pub const DRIVING_HEADER: &str = "changeover-driving";
+
 pub async fn upgrade(
     State(api): State<Api>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<([(&'static str, &'static str); 1], Json<serde_json::Value>), ApiError> {
     let row = api
         .store
         .upgrades()
@@ -135,7 +159,15 @@ pub async fn upgrade(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("there is no upgrade record {id:?}")))?;
     let record = serde_json::from_str(&row.record).map_err(ApiError::internal)?;
-    Ok(Json(record))
+    let driving = api
+        .platform
+        .as_ref()
+        .and_then(|p| p.driving())
+        .is_some_and(|d| d == id);
+    Ok((
+        [(DRIVING_HEADER, if driving { "true" } else { "false" })],
+        Json(record),
+    ))
 }
 
 /// The most audit entries one request returns.

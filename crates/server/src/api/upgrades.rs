@@ -174,6 +174,7 @@ pub async fn start(
                 body.auto_advance,
             )
             .await?;
+        claim.rename(&created.record.id);
         Ok((platform, claim, created.record, body.save_only))
     }
     .await;

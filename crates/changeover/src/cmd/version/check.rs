@@ -71,6 +71,33 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .as_deref()
         .map(|f| super::parse_version(f, "--from"))
         .transpose()?;
+    if let Some(remote) = &ctx.remote {
+        if explicit_from.is_some() {
+            return Err(bad_input(
+                "--from is not available with --server: the server checks from the version the platform runs now",
+                "drop --from, or run the check on the server's host without --server",
+            ));
+        }
+        let c = crate::remote::version::compatibility(remote, &to.to_string()).await?;
+        let modes: Vec<Verdict> = c
+            .modes
+            .iter()
+            .map(|m| Verdict {
+                mode: m.mode,
+                allowed: m.allowed,
+                reason: m.reason.clone(),
+            })
+            .collect();
+        if ctx.json {
+            return output::json(&serde_json::json!({
+                "platform": platform, "from": c.current, "to": c.target,
+                "modes": modes, "offered": c.offered,
+            }));
+        }
+        println!("{platform} {} -> {}", c.current, c.target);
+        println!("{}", mode_table(&modes));
+        return Ok(());
+    }
     let store = ctx.store().await?;
     let from = match explicit_from {
         Some(from) => from,

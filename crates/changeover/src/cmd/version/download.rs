@@ -43,8 +43,18 @@ struct Downloaded {
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let platform = ctx.platform(args.platform.as_deref())?;
     let version = super::parse_version(&args.version, "the version")?;
-    let store = ctx.store().await?;
-    let stored = super::stored(&store, &platform, &version).await?;
+    let (content, md5, sha256) = match &ctx.remote {
+        Some(remote) => {
+            let (bytes, row) =
+                crate::remote::version::download(remote, &platform, &version.to_string()).await?;
+            (bytes, row.md5, row.sha256)
+        }
+        None => {
+            let store = ctx.store().await?;
+            let stored = super::stored(&store, &platform, &version).await?;
+            (stored.content, stored.entry.md5, stored.entry.sha256)
+        }
+    };
     let shown = args.output.display().to_string();
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
@@ -63,7 +73,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "check the directory exists and is writable",
         ),
     })?;
-    file.write_all(&stored.content)
+    file.write_all(&content)
         .and_then(|()| file.sync_all())
         .map_err(|e| {
             failed(
@@ -75,9 +85,9 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         platform,
         version: version.to_string(),
         file: args.output,
-        size: stored.content.len(),
-        md5: stored.entry.md5,
-        sha256: stored.entry.sha256,
+        size: content.len(),
+        md5,
+        sha256,
     };
     if ctx.json {
         return output::json(&done);

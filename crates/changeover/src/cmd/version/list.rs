@@ -35,6 +35,9 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     } else {
         Some(ctx.platform(args.platform.as_deref())?)
     };
+    if let Some(remote) = &ctx.remote {
+        return crate::remote::version::list(remote, platform.as_deref(), ctx.json).await;
+    }
     let store = ctx.store().await?;
     let entries = store.catalog().list(platform.as_deref()).await?;
     let platforms = store.platforms().list().await?;

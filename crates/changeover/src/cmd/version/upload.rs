@@ -40,6 +40,17 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .file
         .file_name()
         .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+    if let Some(remote) = &ctx.remote {
+        return crate::remote::version::upload(
+            remote,
+            &shown,
+            &file_name,
+            bytes,
+            args.platform.as_deref(),
+            ctx.json,
+        )
+        .await;
+    }
     let store = ctx.store().await?;
     let uploaded = validate_and_store(&store, bytes, &file_name, args.platform.as_deref()).await?;
     if ctx.json {
