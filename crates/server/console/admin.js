@@ -43,7 +43,8 @@ async function pageVersions(view, notice) {
     el('table', { id: 'versions' },
       el('thead', {}, el('tr', {}, ['Platform', 'Version', 'File', 'Size', 'MD5', 'Uploaded', ''].map((h) => el('th', {}, h)))),
       el('tbody', {}, catalog.map((v) => el('tr', { 'data-version': v.version },
-        el('td', {}, v.platform), el('td', {}, v.version), el('td', {}, v.file_name), el('td', {}, v.size + ' B'),
+        el('td', {}, v.platform), el('td', {}, v.version, v.current ? [' ', badge('running now', 'succeeded')] : ''),
+        el('td', {}, v.file_name), el('td', {}, v.size + ' B'),
         el('td', {}, v.md5), el('td', {}, time(v.overwritten_at || v.uploaded_at)),
         el('td', {}, el('button', { type: 'button', onclick: () => download(v) }, 'Download')))))));
 }

@@ -127,6 +127,11 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body, contentType) {
+  return (await request(method, path, body, contentType)).data;
+}
+
+// The answer's JSON and its headers.
+async function request(method, path, body, contentType) {
   const headers = {};
   if (state.token) headers.Authorization = 'Bearer ' + state.token;
   let payload;
@@ -150,7 +155,7 @@ async function api(method, path, body, contentType) {
     }
     throw err;
   }
-  return data;
+  return { data, headers: resp.headers };
 }
 
 function signOut(message) {

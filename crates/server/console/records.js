@@ -90,7 +90,8 @@ async function pageWizard(view) {
   const catalog = await api('GET', '/api/v1/versions');
   const target = el('select', { id: 'wizard-target' },
     el('option', { value: '' }, '— choose the target version —'),
-    catalog.map((v) => el('option', { value: v.version }, v.version + ' (' + v.platform + ')')));
+    catalog.map((v) => el('option', { value: v.version, disabled: !!v.current },
+      v.version + ' (' + v.platform + (v.current ? ', running now' : '') + ')')));
   const modes = el('div', { class: 'modes', id: 'wizard-modes' }, el('p', { class: 'muted' }, 'Choose a target version to see the modes it allows.'));
   const current = el('p', { id: 'wizard-current', class: 'muted' });
   const completion = el('input', { type: 'text', id: 'wizard-completion', placeholder: 'YYYY-MM-DD hh:mm' });

@@ -69,7 +69,7 @@ function nextLabel(r, step) {
   return 'Next';
 }
 
-function renderActions(r, step, isCurrent, onDone) {
+function renderActions(r, step, isCurrent, onDone, driving) {
   const box = el('div', { class: 'actions', id: 'actions' });
   const error = el('p', { class: 'error', id: 'action-error' });
   const allowed = allowedActions(r, step, isCurrent);
@@ -153,6 +153,11 @@ function renderActions(r, step, isCurrent, onDone) {
           : 'Nothing to do now: the step is ' + (step ? phaseText(step) : 'settled') + '.'));
     box.append(el('p', { class: 'muted', id: 'no-actions' }, why));
   }
+  if (driving && allowed.length) {
+    for (const b of box.querySelectorAll('button')) b.disabled = true;
+    box.prepend(el('p', { class: 'disabled-reason', id: 'driving' },
+      'changeover is running this upgrade now; the actions open again when it stops for the operator or ends.'));
+  }
   box.append(error);
   box.dataset.allowed = allowed.join(' ');
   return box;
@@ -205,8 +210,12 @@ async function pageUpgrade(view, id, shownKind) {
 
   async function refresh() {
     let r;
+    let driving = false;
     try {
-      r = await api('GET', '/api/v1/upgrades/' + encodeURIComponent(id));
+      const answer = await request('GET', '/api/v1/upgrades/' + encodeURIComponent(id));
+      r = answer.data;
+      // The server is running a step of this record: actions wait until it stops.
+      driving = answer.headers.get('changeover-driving') === 'true';
     } catch (e) {
       section.replaceChildren(el('p', { class: 'error', id: 'page-error' }, e.message));
       return;
@@ -255,11 +264,12 @@ async function pageUpgrade(view, id, shownKind) {
       el('h2', {}, 'Log'), renderLog(r, step),
     ];
     // The actions keep their inputs (risk boxes, marks) unless what is allowed changes.
-    const signature = allowedActions(r, step, isCurrent).join(' ') + '|' + step.kind + '|' + step.phase;
+    const signature = allowedActions(r, step, isCurrent).join(' ') + '|' + step.kind + '|' + step.phase + '|' + driving;
     if (signature !== lastActions || !actionsBox) {
-      actionsBox = renderActions(r, step, isCurrent, refresh);
+      actionsBox = renderActions(r, step, isCurrent, refresh, driving);
       lastActions = signature;
     }
+    section.dataset.driving = String(driving);
     section.replaceChildren(...parts, actionsBox);
     const logBox = section.querySelector('#step-log');
     logBox.scrollTop = logBox.scrollHeight;

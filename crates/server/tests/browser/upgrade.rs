@@ -54,6 +54,7 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     // The version installed before changeover managed the platform, in the catalog as
     // `changeover version upload` puts it; 1.1.0 is uploaded through the console below.
     platform.catalog(&store, &platform.bundles[0]).await?;
+    store.platforms().set_current("sample", "1.0.0").await?;
     let console = platform.console(&store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -72,7 +73,7 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     // Version upload: a 1.1.0 bundle without the required metadb.url is refused with the
     // missing item named; the good one is imported and listed.
     b.click("#nav a[data-nav='versions']").await?;
-    b.wait_text("#versions tr[data-version='1.0.0']", "sample")
+    b.wait_text("#versions tr[data-version='1.0.0']", "running now")
         .await?;
     assert!(!b.exists("#versions tr[data-version='1.1.0']").await?);
     let good = &platform.bundles[1];

@@ -220,7 +220,18 @@ impl Browser {
 
     /// Clicks the element at `css`; a page that redrew it between finding and clicking
     /// (the live pages redraw every second) gets another try.
+    /// A disabled element is waited for until it is enabled, as a person would.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.prop(css, "disabled").await? == Value::Bool(true) {
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "`{css}` stayed disabled; the page shows: {}",
+                    self.body_text().await?
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let mut tries = 0;
         loop {
             let e = self.element(css).await?;
