@@ -255,7 +255,9 @@ async function pageUpgrade(view, id, shownKind) {
     section.dataset.current = String(isCurrent);
     const parts = [
       el('h2', { id: 'step-title' }, STEP_TITLES[step.kind] || step.kind),
-      el('p', { id: 'step-phase' }, 'State: ', badge(phaseText(step), step.phase),
+      el('p', { id: 'step-phase' }, 'State: ',
+        badge(step.phase === 'skipped' ? phaseText(step) : String(step.phase).replace(/_/g, ' '), step.phase),
+        step.reason ? el('span', { id: 'step-reason' }, ' ' + step.reason) : '',
         following ? el('span', { class: 'muted' }, '  (following the current step)') : '',
         !isCurrent && cur && isActive(r) ? [' ', el('a', { href: '#/upgrade/' + encodeURIComponent(r.id) }, 'go to the current step')] : ''),
       progress(stepPercent(step), 'step-progress'),
