@@ -6,5 +6,6 @@ mod catalog;
 mod check;
 mod help;
 mod remote;
+mod remote_upgrade;
 mod store;
 mod validation;
