@@ -2,6 +2,7 @@
 //! stores (a fresh SQLite file or PostgreSQL database per test).
 
 mod api;
+mod browser;
 mod fixtures;
 mod gateway;
 mod platform;

@@ -76,9 +76,9 @@ impl Api {
         Ok(Some(id))
     }
 
-    /// The whole application; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// The whole application (the API and the web [console](crate::console)); serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
     pub fn router(&self) -> Router {
-        endpoints::router(self.clone())
+        endpoints::router(self.clone()).merge(crate::console::router())
     }
 
     /// Serves on `listener` until the task is dropped; first resumes an interrupted upgrade
