@@ -330,15 +330,18 @@ enum Stage {
     Mysql(std::path::PathBuf),
 }
 
-/// Stages a checked dump for `target` (see [`Staged`]). On error nothing is left behind
-/// and `target` is untouched.
+/// Stages a dump for `target` (see [`Staged`]) once `check` (the checks of the dump)
+/// succeeded. For PostgreSQL the scratch database is created while `check` runs (neither
+/// touches the target). On error nothing is left behind and `target` is untouched.
 pub(crate) async fn stage(
     target: &DbTarget,
     file: &Path,
     opts: &DumpOptions,
+    check: impl std::future::Future<Output = Result<(), Error>>,
 ) -> Result<Staged, Error> {
     let stage = match target.engine {
         Engine::Sqlite => {
+            check.await?;
             let tmp = target.sqlite_path().with_extension("changeover-restore");
             tokio::fs::copy(file, &tmp)
                 .await
@@ -350,7 +353,20 @@ pub(crate) async fn stage(
                 "changeover_restore_{:016x}",
                 rand::random::<u64>()
             ));
-            create_database_with(&scratch, &kept_settings(target).await?).await?;
+            let create = async {
+                let settings = kept_settings(target).await?;
+                create_database_with(&scratch, &settings).await
+            };
+            let (checked, created) = tokio::join!(check, create);
+            if let Err(e) = checked {
+                if created.is_ok()
+                    && let Err(d) = drop_database(&scratch).await
+                {
+                    tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
+                }
+                return Err(e);
+            }
+            created?;
             let cred = Credentials::write(&scratch)?;
             let mut cmd = cred.command("pg_restore", &scratch);
             cmd.args(["--exit-on-error", "--jobs"])
@@ -379,7 +395,10 @@ pub(crate) async fn stage(
             }
             Stage::Postgres(scratch)
         }
-        Engine::Mysql => Stage::Mysql(file.to_owned()),
+        Engine::Mysql => {
+            check.await?;
+            Stage::Mysql(file.to_owned())
+        }
     };
     Ok(Staged {
         target: target.clone(),
@@ -441,11 +460,6 @@ impl Staged {
             Stage::Mysql(_) => {}
         }
     }
-}
-
-/// Loads a checked dump into `target`, replacing what is there.
-pub(crate) async fn load(target: &DbTarget, file: &Path, opts: &DumpOptions) -> Result<(), Error> {
-    stage(target, file, opts).await?.commit().await
 }
 
 /// Copies only the schema of a MySQL database into another (for dry-run migrations).

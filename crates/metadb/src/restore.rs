@@ -35,9 +35,13 @@ pub async fn restore(
             ),
         });
     }
-    let file = check_recorded(dir, manifest, false).await?;
+    let file = dir.join(&manifest.file);
+    let check = async { check_recorded(dir, manifest, false).await.map(|_| ()) };
     tracing::info!(database = %manifest.database, target = %target, "restoring backup");
-    dump::load(target, &file, opts).await?;
+    dump::stage(target, &file, opts, check)
+        .await?
+        .commit()
+        .await?;
     tracing::info!(database = %manifest.database, target = %target, "restore complete");
     Ok(())
 }
@@ -79,7 +83,7 @@ pub async fn restore_set(
     let mut staged = Vec::new();
     for (m, target, file) in &plan {
         tracing::info!(database = %m.database, target = %target, "restoring backup");
-        match dump::stage(target, file, opts).await {
+        match dump::stage(target, file, opts, async { Ok(()) }).await {
             Ok(s) => staged.push(s),
             Err(e) => {
                 for s in staged {
