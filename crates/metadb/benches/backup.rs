@@ -8,6 +8,10 @@
 //! size/structure/SHA-256 checks + manifest; restore re-checks before loading) and with
 //! `pg_dump`/`pg_restore` or `mariadb-dump`/`mariadb` directly, then prints durations
 //! and changeover's overhead. The databases are dropped at the end.
+//!
+//! It needs free disk space for the database, its dumps and (PostgreSQL) the scratch copy
+//! a changeover restore builds next to the target: it refuses to start with less than
+//! [`DISK_FACTOR`] × `--size-mb` free in the temporary directory.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,6 +23,24 @@ use changeover_metadb::{
 const DEFAULT_SIZE_MB: u64 = 1024;
 /// Bytes per generated row (id + 4 md5 hex strings + overhead), to size the table.
 const ROW_BYTES: u64 = 190;
+/// Free disk space needed, in multiples of the database size: the database, two dumps,
+/// the restore's scratch copy and the server's write-ahead log (the server's data
+/// directory and the temporary directory are assumed to share a disk).
+const DISK_FACTOR: u64 = 5;
+
+/// Free bytes on the file system holding `dir` (`df`).
+fn free_bytes(dir: &std::path::Path) -> Result<u64, String> {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("cannot run df: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| format!("cannot read df's output: {text:?}"))
+}
 
 struct Args {
     size_mb: u64,
@@ -221,6 +243,17 @@ fn run() -> Result<(), String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let name = format!("changeover_bench_{:08x}", rand::random::<u32>());
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let free = free_bytes(work.path())?;
+    let need = a.size_mb * DISK_FACTOR * 1024 * 1024;
+    if free < need {
+        return Err(format!(
+            "{} has {} MB free; a ~{} MB benchmark needs {} MB ({DISK_FACTOR} × --size-mb): free some space or pass a smaller --size-mb",
+            work.path().display(),
+            free / 1048576,
+            a.size_mb,
+            need / 1048576
+        ));
+    }
     eprintln!(
         "creating {} database {name} of ~{} MB …",
         a.engine, a.size_mb

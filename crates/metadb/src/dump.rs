@@ -20,6 +20,8 @@ pub struct DumpOptions {
     pub triggers: bool,
     /// PostgreSQL: parallel jobs for `pg_restore -j`.
     pub jobs: u32,
+    /// PostgreSQL: the dump's format (custom, or directory with parallel dump jobs).
+    pub pg_format: PgFormat,
 }
 
 impl Default for DumpOptions {
@@ -27,7 +29,27 @@ impl Default for DumpOptions {
         Self {
             triggers: true,
             jobs: 2,
+            pg_format: PgFormat::Custom,
         }
+    }
+}
+
+/// The format of a PostgreSQL dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PgFormat {
+    /// `pg_dump --format=custom`: one file, `<database>.dump`.
+    #[default]
+    Custom,
+    /// `pg_dump --format=directory --jobs N`: a directory `<database>.dir` with one file
+    /// per table, dumped by `jobs` parallel connections; the manifest lists every file's
+    /// size and SHA-256.
+    Directory { jobs: u32 },
+}
+
+impl DumpOptions {
+    /// Whether a dump of `engine` with these options is a directory.
+    pub(crate) fn directory(&self, engine: Engine) -> bool {
+        engine == Engine::Postgres && matches!(self.pg_format, PgFormat::Directory { .. })
     }
 }
 
@@ -68,7 +90,13 @@ pub(crate) async fn dump(
         Engine::Postgres => {
             let cred = Credentials::write(target)?;
             let mut cmd = cred.command(program, target);
-            cmd.args(["--format=custom", "--verbose", "--file"])
+            match opts.pg_format {
+                PgFormat::Custom => cmd.arg("--format=custom"),
+                PgFormat::Directory { jobs } => cmd
+                    .args(["--format=directory", "--jobs"])
+                    .arg(jobs.max(1).to_string()),
+            };
+            cmd.args(["--verbose", "--file"])
                 .arg(out)
                 .arg("--dbname")
                 .arg(&target.database);
@@ -230,9 +258,9 @@ pub(crate) async fn create_database(target: &DbTarget) -> Result<(), Error> {
     }
 }
 
-/// Drops and creates `target`'s database again, keeping what the dump does not carry:
-/// its owner (PostgreSQL) or its default character set and collation (MySQL).
-async fn recreate_database(target: &DbTarget) -> Result<(), Error> {
+/// What the dump does not carry and a restore keeps: the database's owner (PostgreSQL) or
+/// its default character set and collation (MySQL), as a `CREATE DATABASE` suffix.
+async fn kept_settings(target: &DbTarget) -> Result<String, Error> {
     let lit = target.database.replace('\'', "''");
     let (query, what) = match target.engine {
         Engine::Postgres => (
@@ -248,81 +276,188 @@ async fn recreate_database(target: &DbTarget) -> Result<(), Error> {
             ),
             "read the database character set",
         ),
-        Engine::Sqlite => return Ok(()),
+        Engine::Sqlite => return Ok(String::new()),
     };
     let mut conn = Conn::open(&admin(target)).await?;
     let kept = conn.text(&query).await.map_err(query_err(target, what));
     conn.close().await;
-    let kept = kept?;
-    drop_database(target).await?;
-    let name = quote_ident(target.engine, &target.database);
-    let sql = match (target.engine, kept) {
+    Ok(match (target.engine, kept?) {
         (Engine::Postgres, Some(owner)) if owner != target.user => {
-            format!(
-                "CREATE DATABASE {name} OWNER {}",
-                quote_ident(Engine::Postgres, &owner)
-            )
+            format!(" OWNER {}", quote_ident(Engine::Postgres, &owner))
         }
         (Engine::Mysql, Some(charset))
             if charset
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ') =>
         {
-            format!("CREATE DATABASE {name} {charset}")
+            format!(" {charset}")
         }
-        _ => format!("CREATE DATABASE {name}"),
-    };
+        _ => String::new(),
+    })
+}
+
+/// Creates `target`'s (absent) database with `settings` from [`kept_settings`].
+async fn create_database_with(target: &DbTarget, settings: &str) -> Result<(), Error> {
+    let name = quote_ident(target.engine, &target.database);
     let mut conn = Conn::open(&admin(target)).await?;
     let r = conn
-        .execute(&sql)
+        .execute(&format!("CREATE DATABASE {name}{settings}"))
         .await
         .map_err(query_err(target, "create database"));
     conn.close().await;
     r.map(|_| ())
 }
 
-/// Loads a checked dump into `target`, replacing what is there.
-pub(crate) async fn load(target: &DbTarget, file: &Path, opts: &DumpOptions) -> Result<(), Error> {
-    match target.engine {
+/// Drops and creates `target`'s database again, keeping what the dump does not carry.
+async fn recreate_database(target: &DbTarget) -> Result<(), Error> {
+    let settings = kept_settings(target).await?;
+    drop_database(target).await?;
+    create_database_with(target, &settings).await
+}
+
+/// A backup loaded as far as it can be without touching its target: for PostgreSQL the
+/// whole restore into a scratch database (`changeover_restore_<random>`) that
+/// [`Staged::commit`] renames into place; for SQLite a copy next to the target file; for
+/// MySQL nothing yet (its dump replaces the database as it loads).
+pub(crate) struct Staged {
+    target: DbTarget,
+    stage: Stage,
+}
+
+enum Stage {
+    Sqlite(std::path::PathBuf),
+    Postgres(DbTarget),
+    Mysql(std::path::PathBuf),
+}
+
+/// Stages a dump for `target` (see [`Staged`]) once `check` (the checks of the dump)
+/// succeeded. For PostgreSQL the scratch database is created while `check` runs (neither
+/// touches the target). On error nothing is left behind and `target` is untouched.
+pub(crate) async fn stage(
+    target: &DbTarget,
+    file: &Path,
+    opts: &DumpOptions,
+    check: impl std::future::Future<Output = Result<(), Error>>,
+) -> Result<Staged, Error> {
+    let stage = match target.engine {
         Engine::Sqlite => {
-            let dest = target.sqlite_path();
-            let tmp = dest.with_extension("changeover-restore");
+            check.await?;
+            let tmp = target.sqlite_path().with_extension("changeover-restore");
             tokio::fs::copy(file, &tmp)
                 .await
                 .map_err(|e| Error::io("copy backup to", &tmp, e))?;
-            drop_database(target).await?;
-            tokio::fs::rename(&tmp, &dest)
-                .await
-                .map_err(|e| Error::io("rename into", &dest, e))
+            Stage::Sqlite(tmp)
         }
         Engine::Postgres => {
-            recreate_database(target).await?;
-            let cred = Credentials::write(target)?;
-            let mut cmd = cred.command("pg_restore", target);
+            let scratch = target.with_database(&format!(
+                "changeover_restore_{:016x}",
+                rand::random::<u64>()
+            ));
+            let create = async {
+                let settings = kept_settings(target).await?;
+                create_database_with(&scratch, &settings).await
+            };
+            let (checked, created) = tokio::join!(check, create);
+            if let Err(e) = checked {
+                if created.is_ok()
+                    && let Err(d) = drop_database(&scratch).await
+                {
+                    tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
+                }
+                return Err(e);
+            }
+            created?;
+            let cred = Credentials::write(&scratch)?;
+            let mut cmd = cred.command("pg_restore", &scratch);
             cmd.args(["--exit-on-error", "--jobs"])
                 .arg(opts.jobs.max(1).to_string())
                 .arg("--dbname")
-                .arg(&target.database)
+                .arg(&scratch.database)
                 .arg(file);
-            tool::run(
+            let loaded = tool::run(
                 "pg_restore",
-                target,
+                &scratch,
                 cmd,
                 None,
                 &TraceObserver("pg_restore"),
                 None,
             )
-            .await
+            .await;
+            if let Err(e) = loaded {
+                if let Err(d) = drop_database(&scratch).await {
+                    tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
+                }
+                return Err(Error::RestoreFailed {
+                    path: file.to_owned(),
+                    target: target.redacted(),
+                    reason: e.to_string(),
+                });
+            }
+            Stage::Postgres(scratch)
         }
         Engine::Mysql => {
-            recreate_database(target).await?;
-            let cred = Credentials::write(target)?;
-            let program = client_tool();
-            let mut cmd = cred.command(program, target);
-            cmd.arg(&target.database);
-            let input = std::fs::File::open(file).map_err(|e| Error::io("open", file, e))?;
-            cmd.stdin(input);
-            tool::run(program, target, cmd, None, &TraceObserver(program), None).await
+            check.await?;
+            Stage::Mysql(file.to_owned())
+        }
+    };
+    Ok(Staged {
+        target: target.clone(),
+        stage,
+    })
+}
+
+impl Staged {
+    /// Replaces the target's content with the staged backup.
+    pub(crate) async fn commit(self) -> Result<(), Error> {
+        let target = &self.target;
+        match &self.stage {
+            Stage::Sqlite(tmp) => {
+                let dest = target.sqlite_path();
+                drop_database(target).await?;
+                tokio::fs::rename(tmp, &dest)
+                    .await
+                    .map_err(|e| Error::io("rename into", &dest, e))
+            }
+            Stage::Postgres(scratch) => {
+                drop_database(target).await?;
+                let mut conn = Conn::open(&admin(target)).await?;
+                let sql = format!(
+                    "ALTER DATABASE {} RENAME TO {}",
+                    quote_ident(Engine::Postgres, &scratch.database),
+                    quote_ident(Engine::Postgres, &target.database)
+                );
+                let r = conn
+                    .execute(&sql)
+                    .await
+                    .map_err(query_err(target, "rename the restored database into place"));
+                conn.close().await;
+                r.map(|_| ())
+            }
+            Stage::Mysql(file) => {
+                recreate_database(target).await?;
+                let cred = Credentials::write(target)?;
+                let program = client_tool();
+                let mut cmd = cred.command(program, target);
+                cmd.arg(&target.database);
+                let input = std::fs::File::open(file).map_err(|e| Error::io("open", file, e))?;
+                cmd.stdin(input);
+                tool::run(program, target, cmd, None, &TraceObserver(program), None).await
+            }
+        }
+    }
+
+    /// Removes what [`stage`] made, leaving the target as it was.
+    pub(crate) async fn discard(self) {
+        match &self.stage {
+            Stage::Sqlite(tmp) => {
+                let _ = std::fs::remove_file(tmp);
+            }
+            Stage::Postgres(scratch) => {
+                if let Err(e) = drop_database(scratch).await {
+                    tracing::warn!(scratch = %scratch, error = %e, "could not drop the scratch database");
+                }
+            }
+            Stage::Mysql(_) => {}
         }
     }
 }

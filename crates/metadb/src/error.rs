@@ -43,6 +43,15 @@ pub enum Error {
     #[error("backup `{path}` is unusable: {reason}; take a new backup")]
     DumpInvalid { path: PathBuf, reason: String },
 
+    #[error(
+        "restoring backup `{path}` into a scratch database failed, so {target} was not touched: {reason}"
+    )]
+    RestoreFailed {
+        path: PathBuf,
+        target: String,
+        reason: String,
+    },
+
     #[error("backup manifest `{path}` is invalid: {reason}")]
     Manifest { path: PathBuf, reason: String },
 

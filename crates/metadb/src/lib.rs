@@ -24,9 +24,9 @@ pub use backup::{
 };
 pub use checksum::{TableChecksum, table_checksums};
 pub use data_update::{DataUpdateTask, DataUpdates, Progress, TaskKind, TaskRecord, TaskState};
-pub use dump::DumpOptions;
+pub use dump::{DumpOptions, PgFormat};
 pub use error::Error;
-pub use manifest::{BackupSet, MANIFEST_FILE, Manifest, PruneOutcome, list_backups};
+pub use manifest::{BackupSet, DumpFile, MANIFEST_FILE, Manifest, PruneOutcome, list_backups};
 pub use migration::{
     AppliedMigration, CRASH_BEFORE_RECORD, DEFAULT_LOCK_TIMEOUT, HISTORY_TABLE, HistoryEntry,
     MigrateOptions, Migration, MigrationReport, dry_run, history, migrate, pending,

@@ -42,6 +42,20 @@ pub struct Manifest {
     /// Prune statements run before the dump, with rows deleted.
     #[serde(default)]
     pub pruned: Vec<PruneOutcome>,
+    /// A directory dump (PostgreSQL `--format=directory`): every file in it, by name, with
+    /// its size and SHA-256; `sha256` is then the SHA-256 of the lines `<sha256>  <name>`
+    /// (the `sha256sum` format) and `size_bytes` their total. Empty for a one-file dump.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<DumpFile>,
+}
+
+/// One file of a directory dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpFile {
+    pub name: String,
+    pub size_bytes: u64,
+    pub sha256: String,
 }
 
 /// The result of one prune statement.
@@ -76,13 +90,23 @@ impl BackupSet {
                 reason: format!("format `{}` is not `{MANIFEST_FORMAT}`", set.format),
             });
         }
+        let plain = |name: &str| !(name.contains('/') || name.contains("..") || name.is_empty());
         for m in &set.databases {
-            if m.file.contains('/') || m.file.contains("..") || m.file.is_empty() {
+            if !plain(&m.file) {
                 return Err(Error::Manifest {
                     path,
                     reason: format!(
                         "file `{}` of {} must be a plain name in the backup directory",
                         m.file, m.database
+                    ),
+                });
+            }
+            if let Some(f) = m.files.iter().find(|f| !plain(&f.name)) {
+                return Err(Error::Manifest {
+                    path,
+                    reason: format!(
+                        "file `{}` of {}'s directory dump must be a plain name",
+                        f.name, m.database
                     ),
                 });
             }
@@ -145,4 +169,57 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(|e| Error::io("read", path, e))?;
     Ok(hex::encode(h.finalize()))
+}
+
+/// The files of a directory dump, sorted by name, with their sizes. `Err` holds the reason
+/// (unreadable, or something in it that is not a regular file).
+pub(crate) fn dump_dir_listing(dir: &Path) -> Result<Vec<(String, u64)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list it: {e}"))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list it: {e}"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = entry
+            .metadata()
+            .map_err(|e| format!("cannot read its file `{name}`: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("`{name}` in it is not a regular file"));
+        }
+        out.push((name, meta.len()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// SHA-256 of a directory dump's file list (see [`Manifest::files`]).
+pub(crate) fn list_sha256(files: &[DumpFile]) -> String {
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(format!("{}  {}\n", f.sha256, f.name).as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Size, SHA-256 and (for a directory dump) the file list of a dump at `path`.
+pub(crate) fn digest_dump(path: &Path) -> Result<(u64, String, Vec<DumpFile>), Error> {
+    if !path.is_dir() {
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io("read", path, e))?
+            .len();
+        return Ok((size, sha256_file(path)?, Vec::new()));
+    }
+    let listing = dump_dir_listing(path).map_err(|reason| Error::DumpInvalid {
+        path: path.into(),
+        reason,
+    })?;
+    let mut files = Vec::with_capacity(listing.len());
+    for (name, size_bytes) in listing {
+        files.push(DumpFile {
+            sha256: sha256_file(&path.join(&name))?,
+            name,
+            size_bytes,
+        });
+    }
+    let size = files.iter().map(|f| f.size_bytes).sum();
+    Ok((size, list_sha256(&files), files))
 }

@@ -1,12 +1,14 @@
 //! Restoring a backup into a database, and verifying a backup by restoring it into a
 //! scratch database and comparing every table with the source. A backup is checked
-//! (size, SHA-256, structure) before anything touches the target.
+//! (size, SHA-256, structure) before anything touches the target; a PostgreSQL backup is
+//! then restored into a scratch database that replaces the target only once `pg_restore`
+//! has read and loaded all of it.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backup::check_backup;
+use crate::backup::check_recorded;
 use crate::checksum::{TableChecksum, table_checksums};
 use crate::dump::{self, DumpOptions};
 use crate::error::Error;
@@ -14,7 +16,10 @@ use crate::manifest::{BackupSet, Manifest};
 use crate::target::{DbTarget, Engine};
 
 /// Replaces `target`'s content with the backup described by `manifest` in `dir`.
-/// The backup is checked first; if it is unusable, `target` is not touched.
+/// The backup is checked first; if it is unusable, `target` is not touched. PostgreSQL:
+/// the restore goes into a scratch database on the same server (room for a second copy
+/// is needed while it runs), which then takes the target's place; a dump that fails to
+/// load part-way leaves the target as it was.
 pub async fn restore(
     dir: &Path,
     manifest: &Manifest,
@@ -30,15 +35,20 @@ pub async fn restore(
             ),
         });
     }
-    let file = check_backup(dir, manifest).await?;
+    let file = dir.join(&manifest.file);
+    let check = async { check_recorded(dir, manifest, false).await.map(|_| ()) };
     tracing::info!(database = %manifest.database, target = %target, "restoring backup");
-    dump::load(target, &file, opts).await?;
+    dump::stage(target, &file, opts, check)
+        .await?
+        .commit()
+        .await?;
     tracing::info!(database = %manifest.database, target = %target, "restore complete");
     Ok(())
 }
 
 /// Restores several databases from one backup directory (the rollback of an upgrade).
-/// Every backup is checked first; if any is missing or unusable, no database is touched.
+/// Every backup is checked first, then every PostgreSQL backup is restored into its scratch
+/// database; if any is missing, unusable or fails to load, no database is touched.
 /// `targets` pairs each database name of the manifest with where to restore it.
 pub async fn restore_set(
     dir: &Path,
@@ -67,12 +77,30 @@ pub async fn restore_set(
                 ),
             });
         }
-        check_backup(dir, m).await?;
-        plan.push((m, target));
+        let file = check_recorded(dir, m, false).await?;
+        plan.push((m, target, file));
     }
-    for (m, target) in plan {
+    let mut staged = Vec::new();
+    for (m, target, file) in &plan {
         tracing::info!(database = %m.database, target = %target, "restoring backup");
-        dump::load(target, &dir.join(&m.file), opts).await?;
+        match dump::stage(target, file, opts, async { Ok(()) }).await {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                for s in staged {
+                    s.discard().await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    let mut staged = staged.into_iter();
+    while let Some(s) = staged.next() {
+        if let Err(e) = s.commit().await {
+            for rest in staged {
+                rest.discard().await;
+            }
+            return Err(e);
+        }
     }
     Ok(())
 }

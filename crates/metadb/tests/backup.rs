@@ -3,7 +3,8 @@ use std::path::Path;
 use anyhow::Result;
 use changeover_metadb::{
     BackupRequest, BackupSession, BackupSet, BackupStatus, DumpOptions, Engine, Error, Manifest,
-    PruneStatement, backup_dir, list_backups, restore, restore_set, table_checksums, verify,
+    PgFormat, PruneStatement, backup_dir, list_backups, restore, restore_set, table_checksums,
+    verify,
 };
 
 use crate::common::{ENGINES, TestDb};
@@ -114,7 +115,17 @@ async fn assert_refused_untouched(
     let err = restore(dir, m, &db.target, &DumpOptions::default())
         .await
         .expect_err("restore must refuse");
-    assert!(matches!(err, Error::DumpInvalid { .. }), "{err}");
+    // A PostgreSQL dump that fails to load part-way is caught by the restore into a
+    // scratch database, before the target is touched; every other case by the checks.
+    assert!(
+        matches!(err, Error::DumpInvalid { .. } | Error::RestoreFailed { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        matches!(err, Error::RestoreFailed { .. }),
+        expect.contains("was not touched"),
+        "{err}"
+    );
     assert!(
         err.to_string().contains(expect),
         "{}: `{err}` lacks `{expect}`",
@@ -157,7 +168,7 @@ async fn altered_or_truncated_dump_is_refused_before_touching_the_target() -> Re
         forged.size_bytes = cut.len() as u64;
         forged.sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cut));
         let expect = match engine {
-            Engine::Postgres => "pg_restore cannot read it through",
+            Engine::Postgres => "was not touched: pg_restore failed",
             Engine::Mysql => "Dump completed",
             Engine::Sqlite => "SQLite",
         };
@@ -330,6 +341,31 @@ async fn restore_set_checks_every_backup_before_touching_any_database() -> Resul
     assert!(matches!(err, Error::DumpInvalid { .. }), "{err}");
     assert_eq!(pg.query("SELECT count(*) FROM job"), "0", "pg was touched");
     std::fs::write(&my_file, &good)?;
+
+    // The PostgreSQL dump cut short with its manifest entry "fixed" to match: it fails to
+    // load into its scratch database, and the MySQL database listed first is not restored.
+    let pg_file = dir.join("pg.dump");
+    let pg_good = std::fs::read(&pg_file)?;
+    let cut = &pg_good[..pg_good.len() * 2 / 3];
+    std::fs::write(&pg_file, cut)?;
+    let mut forged = BackupSet::read(&dir)?
+        .get("pg")
+        .cloned()
+        .expect("pg manifest");
+    let pg_manifest = forged.clone();
+    forged.size_bytes = cut.len() as u64;
+    forged.sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cut));
+    BackupSet::record(&dir, &forged)?;
+    let reversed = vec![targets[1].clone(), targets[0].clone()];
+    let err = restore_set(&dir, &reversed, &DumpOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RestoreFailed { .. }), "{err}");
+    assert_eq!(my.query("SELECT count(*) FROM job"), "0", "my was touched");
+    assert_eq!(pg.query("SELECT count(*) FROM job"), "0", "pg was touched");
+    std::fs::write(&pg_file, &pg_good)?;
+    BackupSet::record(&dir, &pg_manifest)?;
+
     restore_set(&dir, &targets, &DumpOptions::default()).await?;
     assert_eq!(
         (
@@ -346,5 +382,135 @@ async fn restore_set_checks_every_backup_before_touching_any_database() -> Resul
             .to_string()
             .contains("unknown database in the backup `nope`")
     );
+    Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
+
+#[tokio::test]
+async fn directory_dump_with_parallel_jobs_restores_identically_and_is_checked_file_by_file()
+-> Result<()> {
+    let db = TestDb::new(Engine::Postgres);
+    db.seed();
+    let before = table_checksums(&db.target).await?;
+    let dir = backup_dir(db.dir.path(), Some("up-dir"))?;
+    let mut req = BackupRequest::new("metadata", db.target.clone());
+    req.options.pg_format = PgFormat::Directory { jobs: 2 };
+    let session = BackupSession::new(&dir, Some("up-dir"), vec![req])?;
+    session.start_all();
+    session.wait().await;
+    let item = session.items().remove(0);
+    assert_eq!(item.status, BackupStatus::Complete, "{item:?}");
+    let m = item.manifest.expect("manifest");
+    assert_eq!(m.file, "metadata.dir");
+    let path = dir.join(&m.file);
+    assert!(path.is_dir() && !dir.join("metadata.dir.partial").exists());
+    // Every file is listed with its size and SHA-256: the table of contents and one data
+    // file per table.
+    let mut on_disk: Vec<String> = std::fs::read_dir(&path)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    on_disk.sort();
+    let listed: Vec<String> = m.files.iter().map(|f| f.name.clone()).collect();
+    assert_eq!(listed, on_disk);
+    assert!(
+        listed.contains(&"toc.dat".to_owned()) && listed.len() >= 3,
+        "{listed:?}"
+    );
+    let mut lines = String::new();
+    for f in &m.files {
+        let bytes = std::fs::read(path.join(&f.name))?;
+        assert_eq!(f.size_bytes, bytes.len() as u64, "{}", f.name);
+        assert_eq!(f.sha256, sha256_hex(&bytes), "{}", f.name);
+        lines.push_str(&format!("{}  {}\n", f.sha256, f.name));
+    }
+    assert_eq!(m.sha256, sha256_hex(lines.as_bytes()));
+    assert_eq!(
+        m.size_bytes,
+        m.files.iter().map(|f| f.size_bytes).sum::<u64>()
+    );
+    assert_eq!(BackupSet::read(&dir)?.get("metadata"), Some(&m));
+
+    // Backup -> destroy -> restore (pg_restore -j 2 from the directory).
+    db.exec("DELETE FROM job WHERE id > 10; DROP TABLE heartbeat;");
+    restore(&dir, &m, &db.target, &DumpOptions::default()).await?;
+    assert_eq!(
+        table_checksums(&db.target).await?,
+        before,
+        "restore differs"
+    );
+    let report = verify(&dir, &m, &db.target, &DumpOptions::default()).await?;
+    assert!(report.ok(), "{:?}", report.differences());
+
+    // One data file altered, cut short, removed; a file added: each is refused before the
+    // target is touched.
+    db.exec("INSERT INTO job (id, name) VALUES (100000, 'marker')");
+    let data = m
+        .files
+        .iter()
+        .filter(|f| f.name != "toc.dat")
+        .max_by_key(|f| f.size_bytes)
+        .expect("a data file");
+    let file = path.join(&data.name);
+    let original = std::fs::read(&file)?;
+    let mut altered = original.clone();
+    let mid = altered.len() / 2;
+    altered[mid] ^= 0x55;
+    std::fs::write(&file, &altered)?;
+    let expect = format!("its file `{}` has SHA-256", data.name);
+    assert_refused_untouched(&db, &dir, &m, &expect).await?;
+    std::fs::write(&file, &original[..mid])?;
+    let expect = format!(
+        "its file `{}` is {mid} bytes but the manifest says",
+        data.name
+    );
+    assert_refused_untouched(&db, &dir, &m, &expect).await?;
+    std::fs::remove_file(&file)?;
+    let expect = format!("its file `{}` is missing", data.name);
+    assert_refused_untouched(&db, &dir, &m, &expect).await?;
+    std::fs::write(&file, &original)?;
+    std::fs::write(path.join("extra.dat"), b"x")?;
+    assert_refused_untouched(
+        &db,
+        &dir,
+        &m,
+        "`extra.dat`, which the manifest does not list",
+    )
+    .await?;
+    std::fs::remove_file(path.join("extra.dat"))?;
+
+    // The table of contents cut short with the manifest "fixed" to match: the restore into
+    // the scratch database fails and the target keeps its marker.
+    let toc = path.join("toc.dat");
+    let toc_bytes = std::fs::read(&toc)?;
+    let cut = &toc_bytes[..toc_bytes.len() / 2];
+    std::fs::write(&toc, cut)?;
+    let mut forged = m.clone();
+    for f in &mut forged.files {
+        if f.name == "toc.dat" {
+            f.size_bytes = cut.len() as u64;
+            f.sha256 = sha256_hex(cut);
+        }
+    }
+    forged.size_bytes = forged.files.iter().map(|f| f.size_bytes).sum();
+    let lines: String = forged
+        .files
+        .iter()
+        .map(|f| format!("{}  {}\n", f.sha256, f.name))
+        .collect();
+    forged.sha256 = sha256_hex(lines.as_bytes());
+    assert_refused_untouched(&db, &dir, &forged, "pg_restore").await?;
+    std::fs::write(&toc, &toc_bytes)?;
+
+    // A manifest whose file list was edited without its SHA-256 is refused too.
+    let mut edited = m.clone();
+    edited.files[0].sha256 = "0".repeat(64);
+    assert_refused_untouched(&db, &dir, &edited, "does not match its own file list").await?;
+
+    // Intact again: it restores.
+    restore(&dir, &m, &db.target, &DumpOptions::default()).await?;
+    assert_eq!(table_checksums(&db.target).await?, before);
     Ok(())
 }

@@ -253,9 +253,9 @@ async fn rerun(State(s): State<Scheduler>, body: Bytes) -> Result<Json<Value>, A
         rerun.push(json!({ "id": id_text, "new_id": new_id.to_string() }));
     }
     let answer = json!({ "rerun": rerun, "skipped": skipped });
-    let stored = sqlx::query(
+    let stored = sqlx::query(sqlx::AssertSqlSafe(s.db.sql(
         "INSERT INTO rerun_request (request_id, response, created_at) VALUES ($1, $2, $3)",
-    )
+    )))
     .bind(&request.request_id)
     .bind(answer.to_string())
     .bind(now_text())
@@ -272,11 +272,13 @@ async fn rerun(State(s): State<Scheduler>, body: Bytes) -> Result<Json<Value>, A
 }
 
 async fn stored_rerun(s: &Scheduler, request_id: &str) -> Result<Option<Value>, ApiError> {
-    let row = sqlx::query("SELECT response FROM rerun_request WHERE request_id = $1")
-        .bind(request_id)
-        .fetch_optional(&s.db.pool)
-        .await
-        .map_err(crate::MetadbError::from)?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(
+        s.db.sql("SELECT response FROM rerun_request WHERE request_id = $1"),
+    ))
+    .bind(request_id)
+    .fetch_optional(&s.db.pool)
+    .await
+    .map_err(crate::MetadbError::from)?;
     Ok(row
         .and_then(|r| r.try_get::<String, _>("response").ok())
         .and_then(|text| serde_json::from_str(&text).ok()))
@@ -322,7 +324,7 @@ async fn statistics(
         sql.push_str(&format!(" AND environment = ${next}"));
     }
     sql.push_str(" GROUP BY business_date, status, tenant ORDER BY business_date, tenant, status");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(s.db.sql(&sql)))
         .bind(from)
         .bind(to);
     if let Some(tenant) = &q.tenant {

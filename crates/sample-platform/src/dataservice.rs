@@ -69,14 +69,14 @@ async fn list(
             let date = parse_date("date", date)?.to_string();
             let sql =
                 format!("SELECT {cols} FROM task_instance WHERE business_date = $1 ORDER BY id");
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            sqlx::query(sqlx::AssertSqlSafe(s.db.sql(&sql)))
                 .bind(date)
                 .fetch_all(&s.db.pool)
                 .await
         }
         None => {
             let sql = format!("SELECT {cols} FROM task_instance ORDER BY id");
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            sqlx::query(sqlx::AssertSqlSafe(s.db.sql(&sql)))
                 .fetch_all(&s.db.pool)
                 .await
         }
@@ -105,7 +105,7 @@ async fn one(
         "SELECT {} FROM task_instance WHERE id = $1",
         columns(s.version)
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+    let row = sqlx::query(sqlx::AssertSqlSafe(s.db.sql(&sql)))
         .bind(number)
         .fetch_optional(&s.db.pool)
         .await

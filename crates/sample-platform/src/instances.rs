@@ -119,13 +119,13 @@ impl Metadb {
         let started = (new.status != "waiting").then(|| now.clone());
         let finished =
             matches!(new.status.as_str(), "succeeded" | "failed" | "killed").then(|| now.clone());
-        let row = sqlx::query(
+        let row = sqlx::query(sqlx::AssertSqlSafe(self.sql(
             "INSERT INTO task_instance (run_id, workflow, task, seq, command, node_type, \
              schedule_type, tenant, environment, business_date, status, rerun_of, created_at, \
              started_at, updated_at, finished_at) \
              VALUES ($1, $2, $3, $4, $5, 'SHELL', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              RETURNING id",
-        )
+        )))
         .bind(&new.run_id)
         .bind(&new.workflow)
         .bind(&new.task)
@@ -145,18 +145,20 @@ impl Metadb {
         .await?;
         let id: i64 = row.try_get("id")?;
         if let Some(owner) = &new.owner {
-            sqlx::query("UPDATE task_instance SET owner = $1 WHERE id = $2")
-                .bind(owner)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(
+                self.sql("UPDATE task_instance SET owner = $1 WHERE id = $2"),
+            ))
+            .bind(owner)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(id)
     }
 
     pub async fn instance(&self, id: i64) -> Result<Option<Instance>, MetadbError> {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM task_instance WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        let row = sqlx::query(sqlx::AssertSqlSafe(self.sql(&sql)))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -170,14 +172,14 @@ impl Metadb {
                 let sql = format!(
                     "SELECT {INSTANCE_COLUMNS} FROM task_instance WHERE status = $1 ORDER BY id"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                sqlx::query(sqlx::AssertSqlSafe(self.sql(&sql)))
                     .bind(status)
                     .fetch_all(&self.pool)
                     .await?
             }
             None => {
                 let sql = format!("SELECT {INSTANCE_COLUMNS} FROM task_instance ORDER BY id");
-                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                sqlx::query(sqlx::AssertSqlSafe(self.sql(&sql)))
                     .fetch_all(&self.pool)
                     .await?
             }
@@ -206,15 +208,16 @@ impl Metadb {
         let sql = format!(
             "UPDATE task_instance SET status = $1, updated_at = $2, finished_at = $3, \
              exit_code = COALESCE($4, exit_code), \
-             started_at = CASE WHEN $5 = 'running' THEN $2 ELSE started_at END \
-             WHERE id = $6 AND status IN ({list})"
+             started_at = CASE WHEN $5 = 'running' THEN $6 ELSE started_at END \
+             WHERE id = $7 AND status IN ({list})"
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        let done = sqlx::query(sqlx::AssertSqlSafe(self.sql(&sql)))
             .bind(to)
             .bind(&now)
             .bind(finished)
             .bind(exit_code)
             .bind(to)
+            .bind(&now)
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -222,21 +225,23 @@ impl Metadb {
     }
 
     pub async fn set_pid(&self, id: i64, pid: i64) -> Result<(), MetadbError> {
-        sqlx::query("UPDATE task_instance SET pid = $1, updated_at = $2 WHERE id = $3")
-            .bind(pid)
-            .bind(now_text())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(self.sql(
+            "UPDATE task_instance SET pid = $1, updated_at = $2 WHERE id = $3",
+        )))
+        .bind(pid)
+        .bind(now_text())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     pub async fn add_workflow(&self, workflow: &Workflow) -> Result<(), MetadbError> {
         let tasks = serde_json::to_string(&workflow.tasks).unwrap_or_else(|_| "[]".to_owned());
-        sqlx::query(
+        sqlx::query(sqlx::AssertSqlSafe(self.sql(
             "INSERT INTO workflow (name, tenant, environment, cron, tasks, last_triggered_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        )))
         .bind(&workflow.name)
         .bind(&workflow.tenant)
         .bind(&workflow.environment)
@@ -283,11 +288,13 @@ impl Metadb {
     }
 
     pub async fn set_last_triggered(&self, name: &str, at: &str) -> Result<(), MetadbError> {
-        sqlx::query("UPDATE workflow SET last_triggered_at = $1 WHERE name = $2")
-            .bind(at)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(
+            self.sql("UPDATE workflow SET last_triggered_at = $1 WHERE name = $2"),
+        ))
+        .bind(at)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -313,12 +320,14 @@ impl Metadb {
         scheduling: bool,
         execution: bool,
     ) -> Result<(), MetadbError> {
-        sqlx::query("UPDATE toggle SET scheduling = $1, execution = $2 WHERE environment = $3")
-            .bind(i64::from(scheduling))
-            .bind(i64::from(execution))
-            .bind(environment)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(self.sql(
+            "UPDATE toggle SET scheduling = $1, execution = $2 WHERE environment = $3",
+        )))
+        .bind(i64::from(scheduling))
+        .bind(i64::from(execution))
+        .bind(environment)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -1,4 +1,5 @@
-//! Real processes on a fresh database per test (SQLite file or a new PostgreSQL database).
+//! Real processes on a fresh database per test (SQLite file or a new PostgreSQL or MariaDB
+//! database).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,7 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 pub enum Engine {
     Sqlite,
     Postgres,
+    Mariadb,
 }
 
 /// A fresh metadata database, dropped at the end.
@@ -22,6 +24,7 @@ pub struct TestDb {
     pub url: String,
     pub dir: tempfile::TempDir,
     pg_name: Option<String>,
+    mariadb_name: Option<String>,
 }
 
 fn psql(sql: &str) -> anyhow::Result<()> {
@@ -35,6 +38,17 @@ fn psql(sql: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn mariadb(sql: &str) -> anyhow::Result<()> {
+    let out = Command::new("mariadb")
+        .args(["-h127.0.0.1", "-uroot", "--protocol=tcp", "-e", sql])
+        .output()
+        .context("run mariadb")?;
+    if !out.status.success() {
+        bail!("mariadb {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
 impl TestDb {
     pub fn new(engine: Engine) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
@@ -43,6 +57,7 @@ impl TestDb {
                 url: format!("sqlite://{}", dir.path().join("meta.db").display()),
                 dir,
                 pg_name: None,
+                mariadb_name: None,
             }),
             Engine::Postgres => {
                 let name = format!("sample_{}", uuid::Uuid::new_v4().simple());
@@ -51,6 +66,17 @@ impl TestDb {
                     url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
                     dir,
                     pg_name: Some(name),
+                    mariadb_name: None,
+                })
+            }
+            Engine::Mariadb => {
+                let name = format!("sample_{}", uuid::Uuid::new_v4().simple());
+                mariadb(&format!("CREATE DATABASE {name}"))?;
+                Ok(Self {
+                    url: format!("mysql://root@127.0.0.1:3306/{name}"),
+                    dir,
+                    pg_name: None,
+                    mariadb_name: Some(name),
                 })
             }
         }
@@ -69,6 +95,9 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
             let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+        if let Some(name) = &self.mariadb_name {
+            let _ = mariadb(&format!("DROP DATABASE IF EXISTS {name}"));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Integration tests of the sample platform: real binaries, real SQLite and PostgreSQL.
+//! Integration tests of the sample platform: real binaries, real SQLite, PostgreSQL and MariaDB.
 
 mod cron;
 mod harness;
@@ -8,7 +8,7 @@ mod statistics;
 mod toggles;
 mod versions;
 
-/// Runs each listed `async fn(Engine) -> anyhow::Result<()>` on SQLite and on PostgreSQL.
+/// Runs each listed `async fn(Engine) -> anyhow::Result<()>` on SQLite, PostgreSQL and MariaDB.
 #[macro_export]
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
@@ -22,6 +22,12 @@ macro_rules! on_both_engines {
             $( #[tokio::test(flavor = "multi_thread")]
             async fn $name() -> anyhow::Result<()> {
                 super::$name($crate::harness::Engine::Postgres).await
+            } )*
+        }
+        mod mariadb {
+            $( #[tokio::test(flavor = "multi_thread")]
+            async fn $name() -> anyhow::Result<()> {
+                super::$name($crate::harness::Engine::Mariadb).await
             } )*
         }
     };

@@ -1,4 +1,5 @@
-//! A fresh database per test on the machine's PostgreSQL or a SQLite file, dropped on drop.
+//! A fresh database per test on the machine's PostgreSQL or MariaDB, or a SQLite file,
+//! dropped on drop.
 
 use std::process::Command;
 
@@ -8,7 +9,22 @@ pub struct TestDb {
     pub target: DbTarget,
     pub url: String,
     pub postgres: Option<String>,
+    /// The database's name on the machine's MariaDB (127.0.0.1:3306, root).
+    pub mariadb: Option<String>,
     pub dir: tempfile::TempDir,
+}
+
+fn mariadb(db: &str, sql: &str) -> String {
+    run(Command::new("mariadb").args([
+        "-h127.0.0.1",
+        "-uroot",
+        "--protocol=tcp",
+        "-N",
+        "-B",
+        db,
+        "-e",
+        sql,
+    ]))
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -48,6 +64,7 @@ impl TestDb {
             target: DbTarget::parse(&url).unwrap(),
             url,
             postgres: None,
+            mariadb: None,
             dir,
         }
     }
@@ -60,11 +77,28 @@ impl TestDb {
             target: DbTarget::parse(&url).unwrap(),
             url,
             postgres: Some(name),
+            mariadb: None,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn mariadb() -> Self {
+        let name = format!("engine_t_{:012x}", rand_name());
+        mariadb("mysql", &format!("CREATE DATABASE {name}"));
+        let url = format!("mysql://root@127.0.0.1:3306/{name}");
+        Self {
+            target: DbTarget::parse(&url).unwrap(),
+            url,
+            postgres: None,
+            mariadb: Some(name),
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
 
     pub fn exec(&self, sql: &str) -> String {
+        if let Some(name) = &self.mariadb {
+            return mariadb(name, sql);
+        }
         match &self.postgres {
             Some(name) => psql(name, sql),
             None => run(Command::new("sqlite3")
@@ -97,6 +131,12 @@ impl Drop for TestDb {
                     "-c",
                 ])
                 .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .output();
+        }
+        if let Some(name) = &self.mariadb {
+            let _ = Command::new("mariadb")
+                .args(["-h127.0.0.1", "-uroot", "--protocol=tcp", "-e"])
+                .arg(format!("DROP DATABASE IF EXISTS {name}"))
                 .output();
         }
     }

@@ -104,7 +104,7 @@ impl Platform {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir).unwrap();
-        let metadb_url = if db.postgres.is_some() {
+        let metadb_url = if db.postgres.is_some() || db.mariadb.is_some() {
             db.url.clone()
         } else {
             format!("{}?mode=rwc", db.url)

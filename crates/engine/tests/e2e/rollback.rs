@@ -73,6 +73,11 @@ async fn rollback_after_a_failing_migration_restores_version_and_data_on_postgre
     rollback_after_a_failing_migration(TestDb::postgres()).await;
 }
 
+#[tokio::test]
+async fn rollback_after_a_failing_migration_restores_version_and_data_on_mariadb() {
+    rollback_after_a_failing_migration(TestDb::mariadb()).await;
+}
+
 async fn rollback_after_a_failing_migration(db: TestDb) {
     let target = db.target.clone();
     let mut p = Platform::start(db, 0, 1).await;

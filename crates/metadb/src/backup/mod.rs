@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::conn::{Conn, query_err, server_version};
 use crate::dump::{self, DumpOptions};
 use crate::error::Error;
-use crate::manifest::{BackupSet, Manifest, PruneOutcome, sha256_file};
+use crate::manifest::{
+    BackupSet, Manifest, PruneOutcome, digest_dump, dump_dir_listing, list_sha256,
+};
 use crate::target::DbTarget;
 use crate::tool::{self, StopSignal};
 
@@ -149,26 +151,35 @@ async fn backup_inner(
     }
     conn.close().await;
 
-    let file = format!("{}.{}", req.database, target.engine.dump_extension());
+    let extension = if req.options.directory(target.engine) {
+        "dir"
+    } else {
+        target.engine.dump_extension()
+    };
+    let file = format!("{}.{extension}", req.database);
     let final_path = dir.join(&file);
     let partial = dir.join(format!("{file}.partial"));
-    let _ = std::fs::remove_file(&partial);
+    remove_path(&partial);
     item.set_status(BackupStatus::BackingUp);
     let program = match dump::dump(target, &partial, &req.options, item, stop).await {
         Ok(p) => p,
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            remove_path(&partial);
             return Err(e);
         }
     };
     let checked = check_new_dump(target, &partial).await;
-    let (size, sha256) = match checked {
+    let (size, sha256, files) = match checked {
         Ok(v) => v,
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            remove_path(&partial);
             return Err(e);
         }
     };
+    if partial.is_dir() {
+        // A directory does not replace another by rename: the previous dump goes first.
+        remove_path(&final_path);
+    }
     std::fs::rename(&partial, &final_path)
         .map_err(|e| Error::io("rename dump to", &final_path, e))?;
     let manifest = Manifest {
@@ -188,6 +199,7 @@ async fn backup_inner(
             _ => tool::version(program).await,
         },
         pruned,
+        files,
     };
     BackupSet::record(dir, &manifest)?;
     item.log(&format!(
@@ -198,8 +210,20 @@ async fn backup_inner(
     Ok(manifest)
 }
 
-/// Size > 0, structurally complete; returns (size, sha256).
-async fn check_new_dump(target: &DbTarget, path: &Path) -> Result<(u64, String), Error> {
+/// Removes a dump file or directory if it is there.
+fn remove_path(path: &Path) {
+    let _ = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+}
+
+/// Size > 0, structurally complete; returns (size, sha256, files of a directory dump).
+async fn check_new_dump(
+    target: &DbTarget,
+    path: &Path,
+) -> Result<(u64, String, Vec<crate::manifest::DumpFile>), Error> {
     let size = tool::output_size(path);
     if size == 0 {
         return Err(Error::DumpInvalid {
@@ -211,31 +235,86 @@ async fn check_new_dump(target: &DbTarget, path: &Path) -> Result<(u64, String),
     let p = path.to_owned();
     let (structure, sha) = tokio::join!(
         dump::check_structure(target.engine, path, false),
-        tokio::task::spawn_blocking(move || sha256_file(&p))
+        tokio::task::spawn_blocking(move || digest_dump(&p))
     );
     structure.map_err(|reason| Error::DumpInvalid {
         path: path.into(),
         reason,
     })?;
-    let sha =
-        sha.map_err(|e| Error::io("checksum", path, std::io::Error::other(e.to_string())))??;
-    Ok((size, sha))
+    sha.map_err(|e| Error::io("checksum", path, std::io::Error::other(e.to_string())))?
 }
 
 /// Checks a recorded backup before anything uses it: the file exists, its size and
-/// SHA-256 match the manifest, and it is structurally complete.
+/// SHA-256 match the manifest, and it is structurally complete (for PostgreSQL the whole
+/// archive is read through).
 pub async fn check_backup(dir: &Path, manifest: &Manifest) -> Result<PathBuf, Error> {
+    check_recorded(dir, manifest, true).await
+}
+
+/// [`check_backup`]; with `full_read` off, PostgreSQL's structure is checked through its
+/// table of contents only (a restore reads the rest into a scratch database before it
+/// touches the target).
+pub(crate) async fn check_recorded(
+    dir: &Path,
+    manifest: &Manifest,
+    full_read: bool,
+) -> Result<PathBuf, Error> {
     let path = dir.join(&manifest.file);
     let invalid = |reason: String| Error::DumpInvalid {
         path: path.clone(),
         reason,
     };
-    let size = match std::fs::metadata(&path) {
-        Ok(m) => m.len(),
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
         Err(e) => return Err(invalid(format!("cannot read it: {e}"))),
+    };
+    let listing = match (meta.is_dir(), manifest.files.is_empty()) {
+        (false, true) => None,
+        (true, false) => Some(dump_dir_listing(&path).map_err(invalid)?),
+        (true, true) => {
+            return Err(invalid(
+                "it is a directory but the manifest lists no files in it".into(),
+            ));
+        }
+        (false, false) => {
+            return Err(invalid(
+                "the manifest lists the files of a directory dump but it is not a directory".into(),
+            ));
+        }
+    };
+    let size = match &listing {
+        Some(files) => files.iter().map(|(_, len)| len).sum(),
+        None => meta.len(),
     };
     if size == 0 {
         return Err(invalid("the dump is empty (0 bytes)".into()));
+    }
+    if let Some(files) = &listing {
+        for f in &manifest.files {
+            match files.iter().find(|(name, _)| *name == f.name) {
+                None => return Err(invalid(format!("its file `{}` is missing", f.name))),
+                Some((_, len)) if *len != f.size_bytes => {
+                    return Err(invalid(format!(
+                        "its file `{}` is {len} bytes but the manifest says {} (truncated or altered)",
+                        f.name, f.size_bytes
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some((name, _)) = files
+            .iter()
+            .find(|(name, _)| !manifest.files.iter().any(|f| f.name == *name))
+        {
+            return Err(invalid(format!(
+                "it holds `{name}`, which the manifest does not list (altered)"
+            )));
+        }
+        if list_sha256(&manifest.files) != manifest.sha256 {
+            return Err(invalid(
+                "the manifest's SHA-256 does not match its own file list (altered manifest)".into(),
+            ));
+        }
     }
     if size != manifest.size_bytes {
         return Err(invalid(format!(
@@ -245,10 +324,21 @@ pub async fn check_backup(dir: &Path, manifest: &Manifest) -> Result<PathBuf, Er
     }
     let p = path.clone();
     let (structure, sha) = tokio::join!(
-        dump::check_structure(manifest.engine, &path, true),
-        tokio::task::spawn_blocking(move || sha256_file(&p))
+        dump::check_structure(manifest.engine, &path, full_read),
+        tokio::task::spawn_blocking(move || digest_dump(&p))
     );
-    let sha = sha.map_err(|e| invalid(e.to_string()))??;
+    let (_, sha, files) = sha.map_err(|e| invalid(e.to_string()))??;
+    for got in &files {
+        let want = manifest.files.iter().find(|f| f.name == got.name);
+        if let Some(want) = want
+            && want.sha256 != got.sha256
+        {
+            return Err(invalid(format!(
+                "its file `{}` has SHA-256 {} but the manifest says {} (altered)",
+                want.name, got.sha256, want.sha256
+            )));
+        }
+    }
     if sha != manifest.sha256 {
         return Err(invalid(format!(
             "its SHA-256 {sha} differs from the manifest's {} (altered)",

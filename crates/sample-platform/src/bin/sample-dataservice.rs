@@ -15,7 +15,7 @@ struct Cli {
     port: u16,
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Metadata database URL: sqlite://PATH or postgres://…
+    /// Metadata database URL: sqlite://PATH, postgres://… or mysql://… (MariaDB)
     #[arg(long, env = "SAMPLE_DB", hide_env_values = true)]
     db: String,
     /// Accepted so both binaries share one command-line shape in bundles; unused (the data

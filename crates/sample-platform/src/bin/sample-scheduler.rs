@@ -20,7 +20,7 @@ struct Cli {
     port: Option<u16>,
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Metadata database URL: sqlite://PATH or postgres://…
+    /// Metadata database URL: sqlite://PATH, postgres://… or mysql://… (MariaDB)
     #[arg(long, env = "SAMPLE_DB", hide_env_values = true)]
     db: String,
     /// Where task exit codes and logs go.
