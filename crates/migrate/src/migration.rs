@@ -20,7 +20,7 @@ use crate::runtime::{Phase, Progress, TableProgress};
 use crate::source_mysql::{self, BinlogPosition};
 use crate::source_postgres;
 use crate::target::{Checkpoint, Fence, Target};
-use crate::transform::{Scope, transform};
+use crate::transform::{Scope, reserve, transform};
 
 /// What `migrate start` needs.
 #[derive(Clone)]
@@ -118,19 +118,7 @@ async fn run_registered(
         };
         progress.snapshot = snapshot_counts(&changes);
         target.record_progress(progress, now_ms()).await?;
-        let mut map = target.load_map(config.machine, 0).await?;
-        let batch = transform(&mut map, &config.scope(), &changes, now_ms());
-        info!(rows = changes.len(), writes = batch.writes.len(), dead_letters = batch.dead_letters.len(), position = %position, "snapshot applied");
-        crate::target::fail_point("snapshot-commit");
-        let checkpoint = Checkpoint {
-            position: &position.to_string(),
-            projects: config.projects(),
-            fence: None,
-        };
-        target.commit(&batch, &mut map, checkpoint).await?;
-        for table in &mut progress.snapshot {
-            table.done = table.total;
-        }
+        apply_snapshot(config, target, progress, &changes, &position).await?;
     }
     progress.phase = Phase::Streaming;
     target.record_progress(progress, now_ms()).await?;
@@ -247,6 +235,54 @@ async fn run_registered(
         return Err(e);
     }
     result
+}
+
+/// Source rows transformed and written per snapshot chunk (progress is recorded after each).
+pub const SNAPSHOT_CHUNK: usize = 500;
+
+/// Writes the snapshot chunk by chunk in one target transaction and commits it with the id
+/// map and `position`. Codes are reserved for every row first, so references between
+/// definitions of different chunks resolve. `done` of a table counts its rows written in
+/// the open transaction (visible in the target only at the commit).
+async fn apply_snapshot(
+    config: &MigrationConfig,
+    target: &Target,
+    progress: &mut Progress,
+    changes: &[Change],
+    position: &Position,
+) -> Result<(), MigrateError> {
+    let mut map = target.load_map(config.machine, 0).await?;
+    let scope = config.scope();
+    let now = now_ms();
+    reserve(&mut map, &scope, changes, now);
+    let mut tx = target.begin().await?;
+    let (mut writes, mut dead_letters) = (0, 0);
+    for chunk in changes.chunks(SNAPSHOT_CHUNK) {
+        let batch = transform(&mut map, &scope, chunk, now);
+        target.write_batch(&mut tx, &batch).await?;
+        writes += batch.writes.len();
+        dead_letters += batch.dead_letters.len();
+        count_done(&mut progress.snapshot, chunk);
+        target.record_progress(progress, now_ms()).await?;
+        crate::target::fail_point("snapshot-chunk");
+    }
+    info!(rows = changes.len(), writes, dead_letters, position = %position, "snapshot written");
+    crate::target::fail_point("snapshot-commit");
+    let checkpoint = Checkpoint {
+        position: &position.to_string(),
+        projects: config.projects(),
+        fence: None,
+    };
+    target.finish(tx, &mut map, checkpoint).await
+}
+
+/// Adds the rows of `chunk` to the `done` figure of their tables.
+fn count_done(tables: &mut [TableProgress], chunk: &[Change]) {
+    for change in chunk {
+        if let Some(table) = tables.iter_mut().find(|t| t.table == change.table().name()) {
+            table.done += 1;
+        }
+    }
 }
 
 /// Snapshot rows per source table (all not yet committed).

@@ -77,8 +77,9 @@ pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64
 }
 
 /// Gives every project and definition (and its tasks) of the batch a code before any is
-/// converted, so references between definitions of one batch resolve in any order.
-fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
+/// converted, so references between definitions of one batch resolve in any order. A
+/// snapshot calls it for all its rows before transforming them chunk by chunk.
+pub fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
     for change in changes {
         match change {
             Change::Upsert(SourceRow::Project(row))
