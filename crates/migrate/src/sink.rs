@@ -2,7 +2,8 @@
 //!
 //! Writes are grouped by table (keeping their order within each table), and each run of
 //! inserts with the same columns becomes multi-row `INSERT`s, each run of deletes with the
-//! same key columns becomes `DELETE … WHERE … IN (…)`.
+//! same key columns becomes `DELETE … WHERE … IN (…)`. On a PostgreSQL target a long run of
+//! inserts is sent as `COPY … FROM STDIN` inside the same transaction.
 //!
 //! # Guarantees
 //! - The target ends in the same state as if each write ran alone, in order.
@@ -13,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Any, AssertSqlSafe, Transaction};
+use sqlx::{Any, AssertSqlSafe, Postgres, Transaction};
 
 use crate::engine::Engine;
 use crate::error::{MigrateError, db};
@@ -33,29 +34,63 @@ pub struct Statement<'a> {
     pub params: Vec<&'a SqlValue>,
 }
 
-/// The statements that apply `writes`, in an order equivalent to theirs.
-pub fn statements<'a>(engine: Engine, writes: &[&'a Write]) -> Vec<Statement<'a>> {
+/// Most rows sent with single statements on PostgreSQL; longer runs of inserts use `COPY`.
+const COPY_MIN_ROWS: usize = 64;
+
+/// One step of applying writes.
+enum Step<'l, 'a> {
+    /// A run of inserts into one table with the same columns.
+    Rows(&'l [&'a Write]),
+    /// Any other run (deletes with the same key columns, or one update).
+    Other(&'l [&'a Write]),
+}
+
+/// The writes grouped by table, in the order of each table's first write.
+fn by_table<'a>(writes: &[&'a Write]) -> Vec<Vec<&'a Write>> {
     let mut tables: Vec<&str> = Vec::new();
-    let mut by_table: HashMap<&str, Vec<&'a Write>> = HashMap::new();
+    let mut grouped: HashMap<&str, Vec<&'a Write>> = HashMap::new();
     for write in writes {
-        let list = by_table.entry(write.table()).or_insert_with(|| {
+        let list = grouped.entry(write.table()).or_insert_with(|| {
             tables.push(write.table());
             Vec::new()
         });
         list.push(write);
     }
+    tables
+        .into_iter()
+        .filter_map(|t| grouped.remove(t))
+        .collect()
+}
+
+/// The runs of one table's writes.
+fn steps<'l, 'a>(list: &'l [&'a Write]) -> Vec<Step<'l, 'a>> {
     let mut out = Vec::new();
-    for table in tables {
-        let list = &by_table[table];
-        let mut i = 0;
-        while i < list.len() {
-            let end = run_end(list, i);
-            match list[i] {
-                Write::Insert { .. } => inserts(engine, &list[i..end], &mut out),
-                Write::Delete { .. } => deletes(engine, &list[i..end], &mut out),
-                Write::Update { .. } => out.push(single(engine, list[i])),
-            }
-            i = end;
+    let mut i = 0;
+    while i < list.len() {
+        let end = run_end(list, i);
+        out.push(match list[i] {
+            Write::Insert { .. } => Step::Rows(&list[i..end]),
+            _ => Step::Other(&list[i..end]),
+        });
+        i = end;
+    }
+    out
+}
+
+fn step_statements<'a>(engine: Engine, step: &Step<'_, 'a>, out: &mut Vec<Statement<'a>>) {
+    match step {
+        Step::Rows(run) => inserts(engine, run, out),
+        Step::Other(run @ [Write::Delete { .. }, ..]) => deletes(engine, run, out),
+        Step::Other(run) => out.extend(run.iter().map(|w| single(engine, w))),
+    }
+}
+
+/// The statements that apply `writes`, in an order equivalent to theirs.
+pub fn statements<'a>(engine: Engine, writes: &[&'a Write]) -> Vec<Statement<'a>> {
+    let mut out = Vec::new();
+    for list in by_table(writes) {
+        for step in steps(&list) {
+            step_statements(engine, &step, &mut out);
         }
     }
     out
@@ -263,42 +298,141 @@ fn expr_for<'a>(engine: Engine, value: &'a SqlValue, params: &mut Vec<&'a SqlVal
     }
 }
 
+/// An open target transaction.
+pub enum SinkTx {
+    /// MySQL/MariaDB (and anything else through sqlx's `Any` driver).
+    Any(Transaction<'static, Any>),
+    /// PostgreSQL, on a native connection so that runs of inserts can use `COPY`.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl SinkTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            SinkTx::Any(tx) => tx.commit().await,
+            SinkTx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
 /// Runs `writes` in `tx` (see the module's guarantees).
 pub async fn execute(
     engine: Engine,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut SinkTx,
     writes: &[&Write],
 ) -> Result<(), MigrateError> {
-    for statement in statements(engine, writes) {
-        run(tx, &statement).await?;
+    for list in by_table(writes) {
+        for step in steps(&list) {
+            match (&mut *tx, &step) {
+                (SinkTx::Postgres(pg), Step::Rows(run)) if run.len() >= COPY_MIN_ROWS => {
+                    copy(pg, run).await?;
+                }
+                (tx, step) => {
+                    let mut statements = Vec::new();
+                    step_statements(engine, step, &mut statements);
+                    for statement in &statements {
+                        run_statement(tx, statement).await?;
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
 
-async fn run(
-    tx: &mut Transaction<'static, Any>,
-    statement: &Statement<'_>,
-) -> Result<(), MigrateError> {
-    let table = statement
-        .sql
-        .split_whitespace()
+/// The table a statement writes, for its error message.
+fn table_of(sql: &str) -> String {
+    sql.split_whitespace()
         .find(|w| w.starts_with("t_ds_") || w.starts_with("changeover_"))
         .unwrap_or("the target")
-        .to_owned();
-    let mut query = sqlx::query(AssertSqlSafe(statement.sql.as_str()));
-    for value in &statement.params {
-        query = match value {
-            SqlValue::Int(v) => query.bind(*v),
-            SqlValue::Text(v) => query.bind(v.as_str()),
-            SqlValue::Time(v) => query.bind(v.format("%Y-%m-%d %H:%M:%S").to_string()),
-            SqlValue::Null => query,
-        };
-    }
-    query
-        .execute(&mut **tx)
+        .to_owned()
+}
+
+macro_rules! bind_all {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for value in $params {
+            query = match value {
+                SqlValue::Int(v) => query.bind(*v),
+                SqlValue::Text(v) => query.bind(v.as_str()),
+                SqlValue::Time(v) => query.bind(v.format("%Y-%m-%d %H:%M:%S").to_string()),
+                SqlValue::Null => query,
+            };
+        }
+        query
+    }};
+}
+
+async fn run_statement(tx: &mut SinkTx, statement: &Statement<'_>) -> Result<(), MigrateError> {
+    let sql = AssertSqlSafe(statement.sql.as_str());
+    let done = match tx {
+        SinkTx::Any(tx) => bind_all!(sqlx::query(sql), &statement.params)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ()),
+        SinkTx::Postgres(tx) => bind_all!(sqlx::query(sql), &statement.params)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ()),
+    };
+    done.map_err(db(format!("writing {}", table_of(&statement.sql))))
+}
+
+/// Sends a run of inserts as `COPY … FROM STDIN` (text format).
+async fn copy(tx: &mut Transaction<'static, Postgres>, run: &[&Write]) -> Result<(), MigrateError> {
+    let Write::Insert { table, row } = run[0] else {
+        return Ok(());
+    };
+    let what = || db(format!("copying rows into {table}"));
+    let columns: Vec<&str> = names(row).collect();
+    let mut copy = tx
+        .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", columns.join(", ")))
         .await
-        .map_err(db(format!("writing {table}")))?;
+        .map_err(what())?;
+    let mut buffer = Vec::with_capacity(1 << 20);
+    for write in run {
+        if let Write::Insert { row, .. } = write {
+            copy_line(row, &mut buffer);
+        }
+        if buffer.len() >= 1 << 20 {
+            copy.send(std::mem::take(&mut buffer))
+                .await
+                .map_err(what())?;
+        }
+    }
+    if !buffer.is_empty() {
+        copy.send(buffer).await.map_err(what())?;
+    }
+    copy.finish().await.map_err(what())?;
     Ok(())
+}
+
+/// One row in `COPY`'s text format: tab-separated, `\N` for NULL, backslash escapes.
+fn copy_line(row: &Columns, out: &mut Vec<u8>) {
+    for (i, (_, value)) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match value {
+            SqlValue::Null => out.extend_from_slice(b"\\N"),
+            SqlValue::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
+            SqlValue::Time(v) => {
+                out.extend_from_slice(v.format("%Y-%m-%d %H:%M:%S").to_string().as_bytes());
+            }
+            SqlValue::Text(text) => {
+                for byte in text.bytes() {
+                    match byte {
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        other => out.push(other),
+                    }
+                }
+            }
+        }
+    }
+    out.push(b'\n');
 }
 
 #[cfg(test)]
@@ -377,6 +511,18 @@ mod tests {
         let out = statements(Engine::MySql, &refs);
         let rows: Vec<usize> = out.iter().map(|s| s.params.len() / 2).collect();
         assert_eq!(rows, [1_000, 1_000, 500]);
+    }
+
+    #[test]
+    fn copy_lines_escape_tabs_newlines_and_backslashes() {
+        let row: Columns = vec![
+            ("a", 7.into()),
+            ("b", "x\ty\nz\\w\r".into()),
+            ("c", SqlValue::Null),
+        ];
+        let mut out = Vec::new();
+        copy_line(&row, &mut out);
+        assert_eq!(out, b"7\tx\\ty\\nz\\\\w\\r\t\\N\n");
     }
 
     #[test]

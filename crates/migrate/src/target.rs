@@ -11,14 +11,15 @@
 use std::collections::BTreeMap;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use crate::code::CodeGenerator;
 use crate::engine::Engine;
 use crate::error::{MigrateError, db};
 use crate::event::SourceTable;
 use crate::idmap::{IdMap, MapEntry};
-use crate::sink;
+use crate::sink::{self, SinkTx};
 use crate::write::{Batch, Columns, DeadLetter, Write};
 
 /// The row name of this migration in `changeover_migration_state`.
@@ -54,6 +55,8 @@ pub struct Checkpoint<'a> {
 
 pub struct Target {
     pool: AnyPool,
+    /// A native pool on a PostgreSQL target: batches are written through it (`COPY`).
+    postgres: Option<PgPool>,
     engine: Engine,
 }
 
@@ -79,7 +82,21 @@ impl Target {
             .connect(&url)
             .await
             .map_err(db("connecting to the target"))?;
-        Ok(Target { pool, engine })
+        let postgres = match engine {
+            Engine::Postgres => Some(
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await
+                    .map_err(db("connecting to the target"))?,
+            ),
+            Engine::MySql => None,
+        };
+        Ok(Target {
+            pool,
+            postgres,
+            engine,
+        })
     }
 
     pub fn engine(&self) -> Engine {
@@ -184,20 +201,17 @@ impl Target {
     }
 
     /// A target transaction for `write_batch` and `finish`.
-    pub async fn begin(&self) -> Result<Transaction<'static, Any>, MigrateError> {
-        self.pool
-            .begin()
-            .await
-            .map_err(db("starting a target transaction"))
+    pub async fn begin(&self) -> Result<SinkTx, MigrateError> {
+        let what = || db("starting a target transaction");
+        Ok(match &self.postgres {
+            Some(pool) => SinkTx::Postgres(pool.begin().await.map_err(what())?),
+            None => SinkTx::Any(self.pool.begin().await.map_err(what())?),
+        })
     }
 
     /// Writes a batch's rows and dead letters in `tx` (a snapshot writes several batches in
     /// one transaction, then `finish`es it).
-    pub async fn write_batch(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        batch: &Batch,
-    ) -> Result<(), MigrateError> {
+    pub async fn write_batch(&self, tx: &mut SinkTx, batch: &Batch) -> Result<(), MigrateError> {
         let writes: Vec<&Write> = batch.writes.iter().collect();
         sink::execute(self.engine, tx, &writes).await?;
         let letter_key = |table: SourceTable, id: i64| -> Columns {
@@ -240,7 +254,7 @@ impl Target {
     /// Writes the id map's pending changes and the checkpoint in `tx` and commits it.
     pub async fn finish(
         &self,
-        mut tx: Transaction<'static, Any>,
+        mut tx: SinkTx,
         map: &mut IdMap,
         checkpoint: Checkpoint<'_>,
     ) -> Result<(), MigrateError> {
