@@ -356,6 +356,7 @@ macro_rules! bind_all {
                 SqlValue::Int(v) => query.bind(*v),
                 SqlValue::Text(v) => query.bind(v.as_str()),
                 SqlValue::Time(v) => query.bind(v.format("%Y-%m-%d %H:%M:%S").to_string()),
+                SqlValue::Bool(v) => query.bind(*v),
                 SqlValue::Null => query,
             };
         }
@@ -415,6 +416,7 @@ fn copy_line(row: &Columns, out: &mut Vec<u8>) {
         }
         match value {
             SqlValue::Null => out.extend_from_slice(b"\\N"),
+            SqlValue::Bool(v) => out.push(if *v { b't' } else { b'f' }),
             SqlValue::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
             SqlValue::Time(v) => {
                 out.extend_from_slice(v.format("%Y-%m-%d %H:%M:%S").to_string().as_bytes());

@@ -63,6 +63,9 @@ pub struct Target {
 fn kind(table: SourceTable) -> &'static str {
     match table {
         SourceTable::Tenant => "tenant",
+        SourceTable::User => "user",
+        SourceTable::DataSource => "datasource",
+        SourceTable::Resource => "resource",
         SourceTable::Project => "project",
         SourceTable::Definition => "definition",
         SourceTable::Schedule => "schedule",

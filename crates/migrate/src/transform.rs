@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDateTime};
 
-use crate::event::{Change, SourceDefinition, SourceRow, SourceSchedule, SourceTable};
+use crate::decode::{Kind, copied_columns, parse_time};
+use crate::event::{Change, CopiedRow, SourceDefinition, SourceRow, SourceSchedule, SourceTable};
 use crate::idmap::{DefinitionEntry, IdMap, ProjectEntry, ScheduleEntry, TaskEntry, TenantEntry};
 use crate::rows::{self, DefinitionRow, key};
 use crate::split::{SplitWorkflow, content_hash, split};
@@ -63,6 +64,9 @@ pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64
             Change::Upsert(SourceRow::Schedule(row)) => {
                 upsert_schedule(map, scope, row, &mut batch)
             }
+            Change::Upsert(
+                SourceRow::User(row) | SourceRow::DataSource(row) | SourceRow::Resource(row),
+            ) => copy_row(table, row, &mut batch),
             Change::Delete { .. } => {
                 delete(map, table, id, &mut batch);
                 Ok(())
@@ -247,7 +251,8 @@ fn upsert_definition(
     if entry.version > 0 && entry.hash == hash {
         return Ok(());
     }
-    let next = write_definition(row, &entry, &project, &split, now, batch);
+    let old_project_code = map.projects.get(&entry.project_id).map(|p| p.code);
+    let next = write_definition(row, &entry, &project, old_project_code, &split, now, batch);
     if entry.version > 0 && entry.tenant_code != tenant_code {
         batch.writes.push(Write::Update {
             table: rows::SCHEDULE,
@@ -269,11 +274,24 @@ fn upsert_definition(
     Ok(())
 }
 
+/// The key of a definition's relation rows: with the project code when it is known, so that
+/// 3.2's `(project_code, process_definition_code)` index finds them.
+fn relation_key(project_code: Option<i64>, definition_code: i64) -> Vec<(&'static str, SqlValue)> {
+    let mut key = Vec::with_capacity(2);
+    if let Some(project_code) = project_code {
+        key.push(("project_code", SqlValue::Int(project_code)));
+    }
+    key.push(("process_definition_code", SqlValue::Int(definition_code)));
+    key
+}
+
 /// Writes the next version of a definition; returns the task entries of that version.
+/// `old_project_code` is the code of the project the previous version was in.
 fn write_definition(
     row: &SourceDefinition,
     entry: &DefinitionEntry,
     project: &ProjectEntry,
+    old_project_code: Option<i64>,
     split: &SplitWorkflow,
     now: NaiveDateTime,
     batch: &mut Batch,
@@ -339,7 +357,7 @@ fn write_definition(
     if entry.version > 0 {
         batch.writes.push(Write::Delete {
             table: rows::RELATION,
-            key: key("process_definition_code", entry.code),
+            key: relation_key(old_project_code, entry.code),
         });
     }
     let versioned = |id: &str| next.get(id).map_or((0, 0), |t| (t.code, t.version));
@@ -395,9 +413,48 @@ fn upsert_schedule(
     Ok(())
 }
 
+/// Replaces the 3.2 row of a copied table (same id, same columns; see `CopiedRow`). A
+/// reason never quotes a value (they may be secrets).
+fn copy_row(table: SourceTable, row: &CopiedRow, batch: &mut Batch) -> Result<(), String> {
+    let mut columns = Vec::with_capacity(row.values.len());
+    for ((name, kind), value) in copied_columns(table).iter().zip(&row.values) {
+        let value = match (kind, value.as_deref().map(str::trim)) {
+            (_, None) => SqlValue::Null,
+            (Kind::Int, Some(v)) => SqlValue::Int(
+                v.parse()
+                    .map_err(|_| format!("{}.{name} is not an integer", table.name()))?,
+            ),
+            (Kind::Time, Some(v)) => SqlValue::Time(
+                parse_time(v)
+                    .ok_or_else(|| format!("{}.{name} is not a timestamp", table.name()))?,
+            ),
+            (Kind::Bool, Some(v)) => SqlValue::Bool(!matches!(v, "" | "0" | "f" | "false")),
+            (Kind::Text, Some(_)) => SqlValue::Text(value.clone().unwrap_or_default()),
+        };
+        columns.push((*name, value));
+    }
+    batch.writes.push(Write::Delete {
+        table: table.name(),
+        key: key("id", row.id),
+    });
+    batch.writes.push(Write::Insert {
+        table: table.name(),
+        row: columns,
+    });
+    Ok(())
+}
+
 fn delete(map: &mut IdMap, table: SourceTable, id: i64, batch: &mut Batch) {
+    if table.is_copied() {
+        batch.writes.push(Write::Delete {
+            table: table.name(),
+            key: key("id", id),
+        });
+        return;
+    }
     map.touch(table, id);
     match table {
+        SourceTable::User | SourceTable::DataSource | SourceTable::Resource => {}
         SourceTable::Tenant => {
             if let Some(old) = map.tenants.remove(&id) {
                 batch.writes.push(Write::Delete {
@@ -423,7 +480,13 @@ fn delete(map: &mut IdMap, table: SourceTable, id: i64, batch: &mut Batch) {
                         key: vec![("code", code())],
                     });
                 }
-                for table in [rows::RELATION, rows::RELATION_LOG, rows::SCHEDULE] {
+                // Log rows of earlier versions may be in earlier projects: no project code.
+                let project_code = map.projects.get(&old.project_id).map(|p| p.code);
+                batch.writes.push(Write::Delete {
+                    table: rows::RELATION,
+                    key: relation_key(project_code, old.code),
+                });
+                for table in [rows::RELATION_LOG, rows::SCHEDULE] {
                     batch.writes.push(Write::Delete {
                         table,
                         key: vec![("process_definition_code", code())],
