@@ -45,8 +45,8 @@ pub const DEFAULT_TENANT: &str = "default";
 pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) -> Batch {
     let now = DateTime::from_timestamp_millis(now_ms).map_or(NaiveDateTime::MIN, |t| t.naive_utc());
     let mut batch = Batch::default();
-    reserve(map, scope, changes, now_ms);
-    for change in changes {
+    let mut parsed = reserve_parsing(map, scope, changes, now_ms);
+    for (change, parsed) in changes.iter().zip(&mut parsed) {
         let table = change.table();
         let id = change.id();
         let result = match change {
@@ -59,7 +59,7 @@ pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64
                 Ok(())
             }
             Change::Upsert(SourceRow::Definition(row)) => {
-                upsert_definition(map, scope, row, now_ms, now, &mut batch)
+                upsert_definition(map, scope, row, parsed.take(), now_ms, now, &mut batch)
             }
             Change::Upsert(SourceRow::Schedule(row)) => {
                 upsert_schedule(map, scope, row, &mut batch)
@@ -84,7 +84,19 @@ pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64
 /// converted, so references between definitions of one batch resolve in any order. A
 /// snapshot calls it for all its rows before transforming them chunk by chunk.
 pub fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
+    reserve_parsing(map, scope, changes, now_ms);
+}
+
+/// `reserve`, returning the workflows it parsed (by change index) for the transform to reuse.
+fn reserve_parsing(
+    map: &mut IdMap,
+    scope: &Scope,
+    changes: &[Change],
+    now_ms: i64,
+) -> Vec<Option<Result<Workflow13, String>>> {
+    let mut parsed = Vec::with_capacity(changes.len());
     for change in changes {
+        let mut workflow = None;
         match change {
             Change::Upsert(SourceRow::Project(row))
                 if (scope.admits(&row.name) || map.projects.contains_key(&row.id))
@@ -103,13 +115,17 @@ pub fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) 
             Change::Upsert(SourceRow::Definition(row))
                 if map.projects.contains_key(&row.project_id) =>
             {
-                if let Ok(workflow) = parse_workflow(row.process_definition_json.as_deref()) {
-                    reserve_codes(map, row, &workflow, now_ms);
+                let result = parse_workflow(row.process_definition_json.as_deref());
+                if let Ok(workflow) = &result {
+                    reserve_codes(map, row, workflow, now_ms);
                 }
+                workflow = Some(result);
             }
             _ => {}
         }
+        parsed.push(workflow);
     }
+    parsed
 }
 
 /// Ensures the definition and each of its tasks has a code; names follow the newest JSON.
@@ -205,10 +221,12 @@ fn upsert_project(
     batch.writes.push(rows::project(row, code, now));
 }
 
+/// `parsed`: the row's workflow if `reserve_parsing` parsed it already.
 fn upsert_definition(
     map: &mut IdMap,
     scope: &Scope,
     row: &SourceDefinition,
+    parsed: Option<Result<Workflow13, String>>,
     now_ms: i64,
     now: NaiveDateTime,
     batch: &mut Batch,
@@ -222,7 +240,8 @@ fn upsert_definition(
             row.project_id
         ));
     };
-    let workflow = parse_workflow(row.process_definition_json.as_deref())?;
+    let workflow =
+        parsed.unwrap_or_else(|| parse_workflow(row.process_definition_json.as_deref()))?;
     let tenant_code = match row.tenant_id {
         -1 => DEFAULT_TENANT.to_owned(),
         id => map
