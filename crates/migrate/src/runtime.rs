@@ -44,9 +44,9 @@ impl Phase {
     }
 }
 
-/// Snapshot rows of one source table: read from the source (`total`) and committed to the
-/// target (`done`). The snapshot is committed in one transaction, so `done` goes from 0 to
-/// `total` at once.
+/// Snapshot rows of one source table: read from the source (`total`) and written to the
+/// target (`done`). The snapshot is written in chunks inside one transaction: `done` moves
+/// per chunk (`migration::SNAPSHOT_CHUNK` rows), and the rows become visible at the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableProgress {
     pub table: String,
