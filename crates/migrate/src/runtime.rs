@@ -95,11 +95,11 @@ pub struct Runtime {
 
 impl Target {
     pub(crate) async fn install_runtime(&self) -> Result<(), MigrateError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS changeover_migration_runtime (name VARCHAR(64) PRIMARY KEY, pid BIGINT NOT NULL, stop_requested BIGINT NOT NULL, progress TEXT NOT NULL, updated_ms BIGINT NOT NULL)")
-            .execute(self.pool())
-            .await
-            .map_err(db("creating the migration runtime table"))?;
-        Ok(())
+        self.create_if_missing(
+            "CREATE TABLE IF NOT EXISTS changeover_migration_runtime (name VARCHAR(64) PRIMARY KEY, pid BIGINT NOT NULL, stop_requested BIGINT NOT NULL, progress TEXT NOT NULL, updated_ms BIGINT NOT NULL)",
+            "creating the migration runtime table",
+        )
+        .await
     }
 
     /// Registers a starting migrator: its pid, a cleared stop flag, and `progress`.

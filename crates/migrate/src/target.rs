@@ -122,9 +122,24 @@ impl Target {
             format!("CREATE TABLE IF NOT EXISTS changeover_id_map (kind VARCHAR(16) NOT NULL, source_id BIGINT NOT NULL, entry {big_text} NOT NULL, PRIMARY KEY (kind, source_id))"),
             "CREATE TABLE IF NOT EXISTS changeover_dead_letter (source_table VARCHAR(64) NOT NULL, source_id BIGINT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (source_table, source_id))".to_owned(),
         ] {
-            sqlx::query(AssertSqlSafe(ddl)).execute(&self.pool).await.map_err(db("creating the migration state tables"))?;
+            self.create_if_missing(&ddl, "creating the migration state tables").await?;
         }
         self.install_runtime().await
+    }
+
+    /// Runs a `CREATE TABLE IF NOT EXISTS`. Two sessions creating the same table at once
+    /// can fail on PostgreSQL (a duplicate `pg_type` row) while the other succeeds; the
+    /// statement is then run once more, when the table exists.
+    pub(crate) async fn create_if_missing(
+        &self,
+        ddl: &str,
+        what: &str,
+    ) -> Result<(), MigrateError> {
+        let run = || sqlx::query(AssertSqlSafe(ddl)).execute(&self.pool);
+        if run().await.is_err() {
+            run().await.map_err(db(what))?;
+        }
+        Ok(())
     }
 
     pub async fn load_state(&self) -> Result<Option<SavedState>, MigrateError> {
