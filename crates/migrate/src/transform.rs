@@ -304,6 +304,24 @@ fn relation_key(project_code: Option<i64>, definition_code: i64) -> Vec<(&'stati
     key
 }
 
+/// The key of a definition's current row: with its project code and name when the project
+/// is known, so that 3.2's unique `(name, project_code)` index finds it (MySQL's 3.2 schema
+/// has no index that starts with `code`).
+fn definition_key(
+    project_code: Option<i64>,
+    name: &str,
+    code: i64,
+) -> Vec<(&'static str, SqlValue)> {
+    match project_code {
+        Some(project_code) => vec![
+            ("project_code", SqlValue::Int(project_code)),
+            ("name", SqlValue::Text(name.to_owned())),
+            ("code", SqlValue::Int(code)),
+        ],
+        None => key("code", code),
+    }
+}
+
 /// Writes the next version of a definition; returns the task entries of that version.
 /// `old_project_code` is the code of the project the previous version was in.
 fn write_definition(
@@ -369,7 +387,7 @@ fn write_definition(
     if entry.version > 0 {
         batch.writes.push(Write::Delete {
             table: rows::DEFINITION,
-            key: key("code", entry.code),
+            key: definition_key(old_project_code, &entry.name, entry.code),
         });
     }
     batch.writes.extend(def.writes());
@@ -493,14 +511,18 @@ fn delete(map: &mut IdMap, table: SourceTable, id: i64, batch: &mut Batch) {
         SourceTable::Definition => {
             if let Some(old) = map.definitions.remove(&id) {
                 let code = || SqlValue::Int(old.code);
-                for table in [rows::DEFINITION, rows::DEFINITION_LOG] {
-                    batch.writes.push(Write::Delete {
-                        table,
-                        key: vec![("code", code())],
-                    });
-                }
                 // Log rows of earlier versions may be in earlier projects: no project code.
                 let project_code = map.projects.get(&old.project_id).map(|p| p.code);
+                if old.version > 0 {
+                    batch.writes.push(Write::Delete {
+                        table: rows::DEFINITION,
+                        key: definition_key(project_code, &old.name, old.code),
+                    });
+                }
+                batch.writes.push(Write::Delete {
+                    table: rows::DEFINITION_LOG,
+                    key: vec![("code", code())],
+                });
                 batch.writes.push(Write::Delete {
                     table: rows::RELATION,
                     key: relation_key(project_code, old.code),
