@@ -6,15 +6,107 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 
 use crate::event::{
-    SourceDefinition, SourceProject, SourceRow, SourceSchedule, SourceTable, SourceTenant,
+    CopiedRow, SourceDefinition, SourceProject, SourceRow, SourceSchedule, SourceTable,
+    SourceTenant,
 };
 
 /// Column name → value as text (`None` for SQL NULL).
 pub type Fields = BTreeMap<String, Option<String>>;
 
+/// The type of a copied column in the 3.2 table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Text,
+    Time,
+    /// `int`/`tinyint` in 1.3, `boolean` in 3.2 on PostgreSQL and `tinyint` on MySQL.
+    Bool,
+}
+
+/// The columns of a copied table (the 1.3 columns, which 3.2 has under the same names) and
+/// their kinds.
+pub fn copied_columns(table: SourceTable) -> &'static [(&'static str, Kind)] {
+    use Kind::{Bool, Int, Text, Time};
+    match table {
+        SourceTable::User => &[
+            ("id", Int),
+            ("user_name", Text),
+            ("user_password", Text),
+            ("user_type", Int),
+            ("email", Text),
+            ("phone", Text),
+            ("tenant_id", Int),
+            ("create_time", Time),
+            ("update_time", Time),
+            ("queue", Text),
+        ],
+        SourceTable::DataSource => &[
+            ("id", Int),
+            ("name", Text),
+            ("note", Text),
+            ("type", Int),
+            ("user_id", Int),
+            ("connection_params", Text),
+            ("create_time", Time),
+            ("update_time", Time),
+        ],
+        SourceTable::Resource => &[
+            ("id", Int),
+            ("alias", Text),
+            ("file_name", Text),
+            ("description", Text),
+            ("user_id", Int),
+            ("type", Int),
+            ("size", Int),
+            ("create_time", Time),
+            ("update_time", Time),
+            ("pid", Int),
+            ("full_name", Text),
+            ("is_directory", Bool),
+        ],
+        _ => &[],
+    }
+}
+
 /// The columns each source table is read with.
 pub fn columns(table: SourceTable) -> &'static [&'static str] {
     match table {
+        SourceTable::User => &[
+            "id",
+            "user_name",
+            "user_password",
+            "user_type",
+            "email",
+            "phone",
+            "tenant_id",
+            "create_time",
+            "update_time",
+            "queue",
+        ],
+        SourceTable::DataSource => &[
+            "id",
+            "name",
+            "note",
+            "type",
+            "user_id",
+            "connection_params",
+            "create_time",
+            "update_time",
+        ],
+        SourceTable::Resource => &[
+            "id",
+            "alias",
+            "file_name",
+            "description",
+            "user_id",
+            "type",
+            "size",
+            "create_time",
+            "update_time",
+            "pid",
+            "full_name",
+            "is_directory",
+        ],
         SourceTable::Tenant => &[
             "id",
             "tenant_code",
@@ -133,6 +225,17 @@ pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
 pub fn decode(table: SourceTable, fields: &Fields) -> Result<SourceRow, String> {
     let r = Reader { table, fields };
     Ok(match table {
+        SourceTable::User | SourceTable::DataSource | SourceTable::Resource => {
+            let row = CopiedRow {
+                id: r.required_int("id")?,
+                values: columns(table).iter().map(|c| r.text(c)).collect(),
+            };
+            match table {
+                SourceTable::User => SourceRow::User(row),
+                SourceTable::DataSource => SourceRow::DataSource(row),
+                _ => SourceRow::Resource(row),
+            }
+        }
         SourceTable::Tenant => SourceRow::Tenant(SourceTenant {
             id: r.required_int("id")?,
             tenant_code: r.required_text("tenant_code")?,
@@ -182,4 +285,17 @@ pub fn decode(table: SourceTable, fields: &Fields) -> Result<SourceRow, String> 
             update_time: r.required_time("update_time")?,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copied_tables_list_the_same_columns_with_kinds() {
+        for table in SourceTable::ALL.into_iter().filter(|t| t.is_copied()) {
+            let names: Vec<&str> = copied_columns(table).iter().map(|(c, _)| *c).collect();
+            assert_eq!(names, columns(table), "{}", table.name());
+        }
+    }
 }

@@ -65,10 +65,31 @@ pub struct SourceTenant {
     pub update_time: Option<NaiveDateTime>,
 }
 
+/// A 1.3 row copied with its id into the 3.2 table of the same name (users, data sources,
+/// resources): definitions refer to these rows by id, and the ids stay valid. The values
+/// are text in the order of `decode::columns(table)`; they may hold secrets (password
+/// hashes, connection parameters), so `Debug` shows only the id.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopiedRow {
+    pub id: i64,
+    pub values: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for CopiedRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopiedRow")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One source row of a table the migration follows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SourceRow {
     Tenant(SourceTenant),
+    User(CopiedRow),
+    DataSource(CopiedRow),
+    Resource(CopiedRow),
     Project(SourceProject),
     Definition(SourceDefinition),
     Schedule(SourceSchedule),
@@ -78,14 +99,21 @@ pub enum SourceRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SourceTable {
     Tenant,
+    User,
+    DataSource,
+    Resource,
     Project,
     Definition,
     Schedule,
 }
 
 impl SourceTable {
-    pub const ALL: [SourceTable; 4] = [
+    /// In snapshot order: rows others refer to first.
+    pub const ALL: [SourceTable; 7] = [
         SourceTable::Tenant,
+        SourceTable::User,
+        SourceTable::DataSource,
+        SourceTable::Resource,
         SourceTable::Project,
         SourceTable::Definition,
         SourceTable::Schedule,
@@ -95,10 +123,21 @@ impl SourceTable {
     pub fn name(self) -> &'static str {
         match self {
             SourceTable::Tenant => "t_ds_tenant",
+            SourceTable::User => "t_ds_user",
+            SourceTable::DataSource => "t_ds_datasource",
+            SourceTable::Resource => "t_ds_resources",
             SourceTable::Project => "t_ds_project",
             SourceTable::Definition => "t_ds_process_definition",
             SourceTable::Schedule => "t_ds_schedules",
         }
+    }
+
+    /// Whether rows of this table are copied as they are (see `CopiedRow`).
+    pub fn is_copied(self) -> bool {
+        matches!(
+            self,
+            SourceTable::User | SourceTable::DataSource | SourceTable::Resource
+        )
     }
 
     pub fn from_name(name: &str) -> Option<SourceTable> {
@@ -110,6 +149,9 @@ impl SourceRow {
     pub fn table(&self) -> SourceTable {
         match self {
             SourceRow::Tenant(_) => SourceTable::Tenant,
+            SourceRow::User(_) => SourceTable::User,
+            SourceRow::DataSource(_) => SourceTable::DataSource,
+            SourceRow::Resource(_) => SourceTable::Resource,
             SourceRow::Project(_) => SourceTable::Project,
             SourceRow::Definition(_) => SourceTable::Definition,
             SourceRow::Schedule(_) => SourceTable::Schedule,
@@ -119,6 +161,7 @@ impl SourceRow {
     pub fn id(&self) -> i64 {
         match self {
             SourceRow::Tenant(r) => r.id,
+            SourceRow::User(r) | SourceRow::DataSource(r) | SourceRow::Resource(r) => r.id,
             SourceRow::Project(r) => r.id,
             SourceRow::Definition(r) => r.id,
             SourceRow::Schedule(r) => r.id,

@@ -105,6 +105,8 @@ impl IdMap {
             SourceTable::Project => self.projects.get(&id).cloned().map(MapEntry::Project),
             SourceTable::Definition => self.definitions.get(&id).cloned().map(MapEntry::Definition),
             SourceTable::Schedule => self.schedules.get(&id).cloned().map(MapEntry::Schedule),
+            // Copied rows keep their ids: nothing to map.
+            SourceTable::User | SourceTable::DataSource | SourceTable::Resource => None,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod pgoutput;
 pub mod position;
 pub mod rows;
 pub mod runtime;
+pub mod sink;
 pub mod snapshot;
 pub mod source_mysql;
 pub mod source_postgres;

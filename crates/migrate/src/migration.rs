@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::engine::Engine;
 use crate::error::MigrateError;
@@ -20,7 +20,8 @@ use crate::runtime::{Phase, Progress, TableProgress};
 use crate::source_mysql::{self, BinlogPosition};
 use crate::source_postgres;
 use crate::target::{Checkpoint, Fence, Target};
-use crate::transform::{Scope, transform};
+use crate::transform::{Scope, reserve, transform};
+use crate::write::Batch;
 
 /// What `migrate start` needs.
 #[derive(Clone)]
@@ -57,6 +58,9 @@ impl MigrationConfig {
         (!self.projects.is_empty()).then_some(self.projects.as_slice())
     }
 }
+
+/// Most changes of queued source transactions committed in one target transaction.
+const GROUP_CHANGES: usize = 1_000;
 
 /// How often a position-only commit may happen.
 const EMPTY_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -107,6 +111,7 @@ async fn run_registered(
     let (engine, _) = Engine::of_url(&config.source_url)?;
     let (slot, publication) = source_postgres::replication_names(&config.target_url);
     if target.load_state().await?.is_none() {
+        let read_started = std::time::Instant::now();
         let (changes, position) = match engine {
             Engine::MySql => {
                 let (changes, position) = source_mysql::snapshot(&config.source_url).await?;
@@ -116,21 +121,14 @@ async fn run_registered(
                 source_postgres::snapshot(&config.source_url, &slot, &publication).await?
             }
         };
+        info!(
+            rows = changes.len(),
+            elapsed_ms = elapsed_ms(read_started),
+            "snapshot read"
+        );
         progress.snapshot = snapshot_counts(&changes);
         target.record_progress(progress, now_ms()).await?;
-        let mut map = target.load_map(config.machine, 0).await?;
-        let batch = transform(&mut map, &config.scope(), &changes, now_ms());
-        info!(rows = changes.len(), writes = batch.writes.len(), dead_letters = batch.dead_letters.len(), position = %position, "snapshot applied");
-        crate::target::fail_point("snapshot-commit");
-        let checkpoint = Checkpoint {
-            position: &position.to_string(),
-            projects: config.projects(),
-            fence: None,
-        };
-        target.commit(&batch, &mut map, checkpoint).await?;
-        for table in &mut progress.snapshot {
-            table.done = table.total;
-        }
+        apply_snapshot(config, target, progress, changes, &position).await?;
     }
     progress.phase = Phase::Streaming;
     target.record_progress(progress, now_ms()).await?;
@@ -227,10 +225,19 @@ async fn run_registered(
                     continue;
                 }
                 uncommitted = None;
-                if let Err(e) = stream.apply(target, &changes, position).await {
+                // Source transactions already queued are committed together (one target
+                // commit for many small source transactions keeps the lag down).
+                let mut applied = changes.len();
+                let mut group = vec![(changes, position)];
+                while applied < GROUP_CHANGES {
+                    let Ok((changes, position)) = rx.try_recv() else { break };
+                    applied += changes.len();
+                    group.push((changes, position));
+                }
+                if let Err(e) = stream.apply_group(target, group).await {
                     break Err(e);
                 }
-                meter.applied += u64::try_from(changes.len()).unwrap_or(0);
+                meter.applied += u64::try_from(applied).unwrap_or(0);
             }
         }
     };
@@ -247,6 +254,88 @@ async fn run_registered(
         return Err(e);
     }
     result
+}
+
+/// Source rows transformed and written per snapshot chunk (progress is recorded after each).
+pub const SNAPSHOT_CHUNK: usize = 500;
+
+/// Writes the snapshot chunk by chunk in one target transaction and commits it with the id
+/// map and `position`. Codes are reserved for every row first, so references between
+/// definitions of different chunks resolve. The transform runs on a blocking thread a few
+/// chunks ahead of the writes. `done` of a table counts its rows written in the open
+/// transaction (visible in the target only at the commit).
+async fn apply_snapshot(
+    config: &MigrationConfig,
+    target: &Target,
+    progress: &mut Progress,
+    changes: Vec<Change>,
+    position: &Position,
+) -> Result<(), MigrateError> {
+    let mut map = target.load_map(config.machine, 0).await?;
+    let scope = config.scope();
+    let now = now_ms();
+    let rows = changes.len();
+    let (tx_batches, mut rx_batches) = mpsc::channel::<(Batch, Vec<TableProgress>)>(2);
+    let transformer = tokio::task::spawn_blocking(move || {
+        reserve(&mut map, &scope, &changes, now);
+        let mut transform_ms = 0;
+        for chunk in changes.chunks(SNAPSHOT_CHUNK) {
+            let started = std::time::Instant::now();
+            let batch = transform(&mut map, &scope, chunk, now);
+            transform_ms += elapsed_ms(started);
+            let mut counts = snapshot_counts(&[]);
+            count_done(&mut counts, chunk);
+            if tx_batches.blocking_send((batch, counts)).is_err() {
+                break;
+            }
+        }
+        (map, transform_ms)
+    });
+    let _abort_transformer = AbortOnDrop(transformer.abort_handle());
+    let mut tx = target.begin().await?;
+    let (mut writes, mut dead_letters, mut write_ms) = (0, 0, 0);
+    while let Some((batch, counts)) = rx_batches.recv().await {
+        let started = std::time::Instant::now();
+        target.write_batch(&mut tx, &batch).await?;
+        write_ms += elapsed_ms(started);
+        writes += batch.writes.len();
+        dead_letters += batch.dead_letters.len();
+        for (table, chunk) in progress.snapshot.iter_mut().zip(&counts) {
+            table.done += chunk.done;
+        }
+        target.record_progress(progress, now_ms()).await?;
+        crate::target::fail_point("snapshot-chunk");
+    }
+    let (mut map, transform_ms) = transformer.await.map_err(|e| MigrateError::State {
+        reason: format!("the snapshot transform stopped: {e}"),
+    })?;
+    info!(rows, writes, dead_letters, transform_ms, write_ms, position = %position, "snapshot written");
+    crate::target::fail_point("snapshot-commit");
+    let checkpoint = Checkpoint {
+        position: &position.to_string(),
+        projects: config.projects(),
+        fence: None,
+    };
+    let started = std::time::Instant::now();
+    target.finish(tx, &mut map, checkpoint).await?;
+    info!(
+        elapsed_ms = elapsed_ms(started),
+        "snapshot committed with the id map"
+    );
+    Ok(())
+}
+
+fn elapsed_ms(since: std::time::Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Adds the rows of `chunk` to the `done` figure of their tables.
+fn count_done(tables: &mut [TableProgress], chunk: &[Change]) {
+    for change in chunk {
+        if let Some(table) = tables.iter_mut().find(|t| t.table == change.table().name()) {
+            table.done += 1;
+        }
+    }
 }
 
 /// Snapshot rows per source table (all not yet committed).
@@ -411,21 +500,37 @@ impl Stream {
         changes: &[Change],
         position: Position,
     ) -> Result<(), MigrateError> {
-        let mut fence = self.fence.clone();
-        let kept: Vec<Change> = match &fence {
-            Some(f) if Position::parse(&f.position).is_some_and(|fp| fp.reached(&position)) => {
-                changes
-                    .iter()
-                    .filter(|c| !self.fenced(f, c))
-                    .cloned()
-                    .collect()
-            }
-            Some(_) => {
-                fence = None;
-                changes.to_vec()
-            }
-            None => changes.to_vec(),
+        self.apply_group(target, vec![(changes.to_vec(), position)])
+            .await
+    }
+
+    /// Applies several source transactions (in commit order) in one target transaction,
+    /// committed with the position after the last; each is checked against the fence at its
+    /// own position.
+    async fn apply_group(
+        &mut self,
+        target: &Target,
+        group: Vec<(Vec<Change>, Position)>,
+    ) -> Result<(), MigrateError> {
+        let Some(position) = group.last().map(|(_, p)| p.clone()) else {
+            return Ok(());
         };
+        let mut fence = self.fence.clone();
+        let mut kept: Vec<Change> = Vec::new();
+        let mut read = 0;
+        for (changes, at) in group {
+            read += changes.len();
+            match &fence {
+                Some(f) if Position::parse(&f.position).is_some_and(|fp| fp.reached(&at)) => {
+                    kept.extend(changes.into_iter().filter(|c| !self.fenced(f, c)));
+                }
+                Some(_) => {
+                    fence = None;
+                    kept.extend(changes);
+                }
+                None => kept.extend(changes),
+            }
+        }
         let scope = self.scope();
         let batch = transform(&mut self.map, &scope, &kept, now_ms());
         let checkpoint = Checkpoint {
@@ -434,8 +539,8 @@ impl Stream {
             fence: fence.as_ref(),
         };
         target.commit(&batch, &mut self.map, checkpoint).await?;
-        if !changes.is_empty() {
-            info!(changes = changes.len(), writes = batch.writes.len(), position = %position, "batch applied");
+        if read > 0 {
+            debug!(changes = read, writes = batch.writes.len(), position = %position, "batch applied");
         }
         self.fence = fence;
         if let Position::Lsn(lsn) = position {

@@ -15,10 +15,17 @@ pub const TASK_LOG: &str = "t_ds_task_definition_log";
 pub const RELATION: &str = "t_ds_process_task_relation";
 pub const RELATION_LOG: &str = "t_ds_process_task_relation_log";
 pub const SCHEDULE: &str = "t_ds_schedules";
+/// Copied from 1.3 with their ids (see `event::CopiedRow`).
+pub const USER: &str = "t_ds_user";
+pub const DATASOURCE: &str = "t_ds_datasource";
+pub const RESOURCES: &str = "t_ds_resources";
 
 /// The target tables the migration writes, in the order `verify` reports them.
-pub const TARGET_TABLES: [&str; 9] = [
+pub const TARGET_TABLES: [&str; 12] = [
     TENANT,
+    USER,
+    DATASOURCE,
+    RESOURCES,
     PROJECT,
     DEFINITION,
     DEFINITION_LOG,

@@ -44,9 +44,9 @@ impl Phase {
     }
 }
 
-/// Snapshot rows of one source table: read from the source (`total`) and committed to the
-/// target (`done`). The snapshot is committed in one transaction, so `done` goes from 0 to
-/// `total` at once.
+/// Snapshot rows of one source table: read from the source (`total`) and written to the
+/// target (`done`). The snapshot is written in chunks inside one transaction: `done` moves
+/// per chunk (`migration::SNAPSHOT_CHUNK` rows), and the rows become visible at the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableProgress {
     pub table: String,
@@ -95,11 +95,11 @@ pub struct Runtime {
 
 impl Target {
     pub(crate) async fn install_runtime(&self) -> Result<(), MigrateError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS changeover_migration_runtime (name VARCHAR(64) PRIMARY KEY, pid BIGINT NOT NULL, stop_requested BIGINT NOT NULL, progress TEXT NOT NULL, updated_ms BIGINT NOT NULL)")
-            .execute(self.pool())
-            .await
-            .map_err(db("creating the migration runtime table"))?;
-        Ok(())
+        self.create_if_missing(
+            "CREATE TABLE IF NOT EXISTS changeover_migration_runtime (name VARCHAR(64) PRIMARY KEY, pid BIGINT NOT NULL, stop_requested BIGINT NOT NULL, progress TEXT NOT NULL, updated_ms BIGINT NOT NULL)",
+            "creating the migration runtime table",
+        )
+        .await
     }
 
     /// Registers a starting migrator: its pid, a cleared stop flag, and `progress`.
@@ -110,21 +110,18 @@ impl Target {
         now_ms: i64,
     ) -> Result<(), MigrateError> {
         let p = |n| self.engine().placeholder(n);
-        let mut tx = self
-            .pool()
-            .begin()
-            .await
-            .map_err(db("starting a target transaction"))?;
+        // One statement (an upsert): a killed predecessor's registration may commit at any
+        // moment, so a delete followed by an insert could meet its row.
+        let conflict = match self.engine() {
+            crate::engine::Engine::Postgres => {
+                "ON CONFLICT (name) DO UPDATE SET pid = EXCLUDED.pid, stop_requested = 0, progress = EXCLUDED.progress, updated_ms = EXCLUDED.updated_ms"
+            }
+            crate::engine::Engine::MySql => {
+                "ON DUPLICATE KEY UPDATE pid = VALUES(pid), stop_requested = 0, progress = VALUES(progress), updated_ms = VALUES(updated_ms)"
+            }
+        };
         sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM changeover_migration_runtime WHERE name = {}",
-            p(1)
-        )))
-        .bind(RUNTIME_NAME)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("registering the migrator"))?;
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO changeover_migration_runtime (name, pid, stop_requested, progress, updated_ms) VALUES ({}, {}, 0, {}, {})",
+            "INSERT INTO changeover_migration_runtime (name, pid, stop_requested, progress, updated_ms) VALUES ({}, {}, 0, {}, {}) {conflict}",
             p(1),
             p(2),
             p(3),
@@ -134,10 +131,10 @@ impl Target {
         .bind(i64::from(pid))
         .bind(progress_json(progress))
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(self.pool())
         .await
         .map_err(db("registering the migrator"))?;
-        tx.commit().await.map_err(db("registering the migrator"))
+        Ok(())
     }
 
     /// Records the migrator's figures (and its heartbeat).

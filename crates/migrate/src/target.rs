@@ -8,15 +8,19 @@
 //! # Assumptions
 //! - The 3.2 schema exists; nothing else writes the migrated rows while the migration runs.
 
+use std::collections::BTreeMap;
+
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use crate::code::CodeGenerator;
 use crate::engine::Engine;
 use crate::error::{MigrateError, db};
 use crate::event::SourceTable;
 use crate::idmap::{IdMap, MapEntry};
-use crate::write::{Batch, Columns, DeadLetter, SqlValue, Write};
+use crate::sink::{self, SinkTx};
+use crate::write::{Batch, Columns, DeadLetter, Write};
 
 /// The row name of this migration in `changeover_migration_state`.
 const STATE_NAME: &str = "default";
@@ -51,12 +55,17 @@ pub struct Checkpoint<'a> {
 
 pub struct Target {
     pool: AnyPool,
+    /// A native pool on a PostgreSQL target: batches are written through it (`COPY`).
+    postgres: Option<PgPool>,
     engine: Engine,
 }
 
 fn kind(table: SourceTable) -> &'static str {
     match table {
         SourceTable::Tenant => "tenant",
+        SourceTable::User => "user",
+        SourceTable::DataSource => "datasource",
+        SourceTable::Resource => "resource",
         SourceTable::Project => "project",
         SourceTable::Definition => "definition",
         SourceTable::Schedule => "schedule",
@@ -76,7 +85,21 @@ impl Target {
             .connect(&url)
             .await
             .map_err(db("connecting to the target"))?;
-        Ok(Target { pool, engine })
+        let postgres = match engine {
+            Engine::Postgres => Some(
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await
+                    .map_err(db("connecting to the target"))?,
+            ),
+            Engine::MySql => None,
+        };
+        Ok(Target {
+            pool,
+            postgres,
+            engine,
+        })
     }
 
     pub fn engine(&self) -> Engine {
@@ -99,9 +122,24 @@ impl Target {
             format!("CREATE TABLE IF NOT EXISTS changeover_id_map (kind VARCHAR(16) NOT NULL, source_id BIGINT NOT NULL, entry {big_text} NOT NULL, PRIMARY KEY (kind, source_id))"),
             "CREATE TABLE IF NOT EXISTS changeover_dead_letter (source_table VARCHAR(64) NOT NULL, source_id BIGINT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (source_table, source_id))".to_owned(),
         ] {
-            sqlx::query(AssertSqlSafe(ddl)).execute(&self.pool).await.map_err(db("creating the migration state tables"))?;
+            self.create_if_missing(&ddl, "creating the migration state tables").await?;
         }
         self.install_runtime().await
+    }
+
+    /// Runs a `CREATE TABLE IF NOT EXISTS`. Two sessions creating the same table at once
+    /// can fail on PostgreSQL (a duplicate `pg_type` row) while the other succeeds; the
+    /// statement is then run once more, when the table exists.
+    pub(crate) async fn create_if_missing(
+        &self,
+        ddl: &str,
+        what: &str,
+    ) -> Result<(), MigrateError> {
+        let run = || sqlx::query(AssertSqlSafe(ddl)).execute(&self.pool);
+        if run().await.is_err() {
+            run().await.map_err(db(what))?;
+        }
+        Ok(())
     }
 
     pub async fn load_state(&self) -> Result<Option<SavedState>, MigrateError> {
@@ -175,92 +213,100 @@ impl Target {
         map: &mut IdMap,
         checkpoint: Checkpoint<'_>,
     ) -> Result<(), MigrateError> {
+        let mut tx = self.begin().await?;
+        self.write_batch(&mut tx, batch).await?;
+        self.finish(tx, map, checkpoint).await
+    }
+
+    /// A target transaction for `write_batch` and `finish`.
+    pub async fn begin(&self) -> Result<SinkTx, MigrateError> {
+        let what = || db("starting a target transaction");
+        Ok(match &self.postgres {
+            Some(pool) => SinkTx::Postgres(pool.begin().await.map_err(what())?),
+            None => SinkTx::Any(self.pool.begin().await.map_err(what())?),
+        })
+    }
+
+    /// Writes a batch's rows and dead letters in `tx` (a snapshot writes several batches in
+    /// one transaction, then `finish`es it).
+    pub async fn write_batch(&self, tx: &mut SinkTx, batch: &Batch) -> Result<(), MigrateError> {
+        let writes: Vec<&Write> = batch.writes.iter().collect();
+        sink::execute(self.engine, tx, &writes).await?;
+        let letter_key = |table: SourceTable, id: i64| -> Columns {
+            vec![
+                ("source_table", table.name().into()),
+                ("source_id", id.into()),
+            ]
+        };
+        let mut dead: Vec<Write> = batch
+            .resolved
+            .iter()
+            .map(|(table, id)| Write::Delete {
+                table: "changeover_dead_letter",
+                key: letter_key(*table, *id),
+            })
+            .collect();
+        // The last letter of a row wins (a row may fail twice in one source transaction).
+        let mut letters: BTreeMap<(SourceTable, i64), &DeadLetter> = BTreeMap::new();
+        for letter in &batch.dead_letters {
+            letters.insert((letter.table, letter.id), letter);
+        }
+        for (table, id) in letters.keys() {
+            dead.push(Write::Delete {
+                table: "changeover_dead_letter",
+                key: letter_key(*table, *id),
+            });
+        }
+        for ((table, id), letter) in &letters {
+            let mut row = letter_key(*table, *id);
+            row.push(("reason", letter.reason.as_str().into()));
+            dead.push(Write::Insert {
+                table: "changeover_dead_letter",
+                row,
+            });
+        }
+        let dead: Vec<&Write> = dead.iter().collect();
+        sink::execute(self.engine, tx, &dead).await
+    }
+
+    /// Writes the id map's pending changes and the checkpoint in `tx` and commits it.
+    pub async fn finish(
+        &self,
+        mut tx: SinkTx,
+        map: &mut IdMap,
+        checkpoint: Checkpoint<'_>,
+    ) -> Result<(), MigrateError> {
         let Checkpoint {
             position,
             projects,
             fence,
         } = checkpoint;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db("starting a target transaction"))?;
-        for write in &batch.writes {
-            self.execute(&mut tx, write).await?;
-        }
+        let mut writes: Vec<Write> = Vec::new();
+        let mut inserts: Vec<Write> = Vec::new();
         for (table, id, entry) in map.take_changes() {
             let key: Columns = vec![("kind", kind(table).into()), ("source_id", id.into())];
-            self.execute(
-                &mut tx,
-                &Write::Delete {
-                    table: "changeover_id_map",
-                    key: key.clone(),
-                },
-            )
-            .await?;
+            writes.push(Write::Delete {
+                table: "changeover_id_map",
+                key: key.clone(),
+            });
             if let Some(entry) = entry {
                 let mut row = key;
                 row.push((
                     "entry",
                     serde_json::to_string(&entry).unwrap_or_default().into(),
                 ));
-                self.execute(
-                    &mut tx,
-                    &Write::Insert {
-                        table: "changeover_id_map",
-                        row,
-                    },
-                )
-                .await?;
+                inserts.push(Write::Insert {
+                    table: "changeover_id_map",
+                    row,
+                });
             }
         }
-        for (table, id) in &batch.resolved {
-            let key: Columns = vec![
-                ("source_table", table.name().into()),
-                ("source_id", (*id).into()),
-            ];
-            self.execute(
-                &mut tx,
-                &Write::Delete {
-                    table: "changeover_dead_letter",
-                    key,
-                },
-            )
-            .await?;
-        }
-        for letter in &batch.dead_letters {
-            let key: Columns = vec![
-                ("source_table", letter.table.name().into()),
-                ("source_id", letter.id.into()),
-            ];
-            self.execute(
-                &mut tx,
-                &Write::Delete {
-                    table: "changeover_dead_letter",
-                    key: key.clone(),
-                },
-            )
-            .await?;
-            let mut row = key;
-            row.push(("reason", letter.reason.as_str().into()));
-            self.execute(
-                &mut tx,
-                &Write::Insert {
-                    table: "changeover_dead_letter",
-                    row,
-                },
-            )
-            .await?;
-        }
+        writes.append(&mut inserts);
         let state_key: Columns = vec![("name", STATE_NAME.into())];
-        self.execute(
-            &mut tx,
-            &Write::Delete {
-                table: "changeover_migration_state",
-                key: state_key.clone(),
-            },
-        )
-        .await?;
+        writes.push(Write::Delete {
+            table: "changeover_migration_state",
+            key: state_key.clone(),
+        });
         let mut state = state_key;
         state.push(("source_position", position.into()));
         state.push(("last_code", map.codes.last().into()));
@@ -277,80 +323,19 @@ impl Target {
                 .into(),
         ));
         for name in projects.unwrap_or_default() {
-            let key: Columns = vec![("project", name.as_str().into())];
-            self.execute(
-                &mut tx,
-                &Write::Delete {
-                    table: "changeover_scope_request",
-                    key,
-                },
-            )
-            .await?;
+            writes.push(Write::Delete {
+                table: "changeover_scope_request",
+                key: vec![("project", name.as_str().into())],
+            });
         }
-        self.execute(
-            &mut tx,
-            &Write::Insert {
-                table: "changeover_migration_state",
-                row: state,
-            },
-        )
-        .await?;
+        writes.push(Write::Insert {
+            table: "changeover_migration_state",
+            row: state,
+        });
+        let refs: Vec<&Write> = writes.iter().collect();
+        sink::execute(self.engine, &mut tx, &refs).await?;
         fail_point("commit-before");
         tx.commit().await.map_err(db("committing a batch"))?;
-        Ok(())
-    }
-
-    async fn execute(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        write: &Write,
-    ) -> Result<(), MigrateError> {
-        let engine = self.engine;
-        let mut params: Vec<&SqlValue> = Vec::new();
-        let sql = match write {
-            Write::Insert { table, row } => {
-                let names: Vec<&str> = row.iter().map(|(c, _)| *c).collect();
-                let values: Vec<String> = row
-                    .iter()
-                    .map(|(_, v)| expr_for(engine, v, &mut params))
-                    .collect();
-                format!(
-                    "INSERT INTO {table} ({}) VALUES ({})",
-                    names.join(", "),
-                    values.join(", ")
-                )
-            }
-            Write::Delete { table, key } => {
-                format!(
-                    "DELETE FROM {table} WHERE {}",
-                    conditions(engine, key, &mut params)
-                )
-            }
-            Write::Update { table, set, key } => {
-                let sets: Vec<String> = set
-                    .iter()
-                    .map(|(c, v)| format!("{c} = {}", expr_for(engine, v, &mut params)))
-                    .collect();
-                format!(
-                    "UPDATE {table} SET {} WHERE {}",
-                    sets.join(", "),
-                    conditions(engine, key, &mut params)
-                )
-            }
-        };
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for value in params {
-            query = match value {
-                SqlValue::Int(v) => query.bind(*v),
-                SqlValue::Text(v) => query.bind(v.as_str()),
-                SqlValue::Time(v) => query.bind(v.format("%Y-%m-%d %H:%M:%S").to_string()),
-                SqlValue::Null => query,
-            };
-        }
-        query
-            .execute(&mut **tx)
-            .await
-            .map_err(db(format!("writing {}", write.table())))?;
         Ok(())
     }
 
@@ -380,30 +365,21 @@ impl Target {
 
     /// Asks a running migration to add projects to its scope (snapshot, then stream).
     pub async fn request_projects(&self, names: &[String]) -> Result<(), MigrateError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db("starting a target transaction"))?;
+        let mut tx = self.begin().await?;
+        let mut writes = Vec::new();
         for name in names {
             let key: Columns = vec![("project", name.as_str().into())];
-            self.execute(
-                &mut tx,
-                &Write::Delete {
-                    table: "changeover_scope_request",
-                    key: key.clone(),
-                },
-            )
-            .await?;
-            self.execute(
-                &mut tx,
-                &Write::Insert {
-                    table: "changeover_scope_request",
-                    row: key,
-                },
-            )
-            .await?;
+            writes.push(Write::Delete {
+                table: "changeover_scope_request",
+                key: key.clone(),
+            });
+            writes.push(Write::Insert {
+                table: "changeover_scope_request",
+                row: key,
+            });
         }
+        let refs: Vec<&Write> = writes.iter().collect();
+        sink::execute(self.engine, &mut tx, &refs).await?;
         tx.commit().await.map_err(db("requesting projects"))
     }
 
@@ -433,27 +409,6 @@ impl Target {
                 .map_err(db("dropping the migration state tables"))?;
         }
         Ok(())
-    }
-}
-
-fn conditions<'a>(engine: Engine, key: &'a Columns, params: &mut Vec<&'a SqlValue>) -> String {
-    key.iter()
-        .map(|(c, v)| format!("{c} = {}", expr_for(engine, v, params)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
-}
-
-fn expr_for<'a>(engine: Engine, value: &'a SqlValue, params: &mut Vec<&'a SqlValue>) -> String {
-    match value {
-        SqlValue::Null => "NULL".to_owned(),
-        SqlValue::Time(_) => {
-            params.push(value);
-            engine.time_placeholder(params.len())
-        }
-        _ => {
-            params.push(value);
-            engine.placeholder(params.len())
-        }
     }
 }
 

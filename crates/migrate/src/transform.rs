@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDateTime};
 
-use crate::event::{Change, SourceDefinition, SourceRow, SourceSchedule, SourceTable};
+use crate::decode::{Kind, copied_columns, parse_time};
+use crate::event::{Change, CopiedRow, SourceDefinition, SourceRow, SourceSchedule, SourceTable};
 use crate::idmap::{DefinitionEntry, IdMap, ProjectEntry, ScheduleEntry, TaskEntry, TenantEntry};
 use crate::rows::{self, DefinitionRow, key};
 use crate::split::{SplitWorkflow, content_hash, split};
@@ -44,8 +45,8 @@ pub const DEFAULT_TENANT: &str = "default";
 pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) -> Batch {
     let now = DateTime::from_timestamp_millis(now_ms).map_or(NaiveDateTime::MIN, |t| t.naive_utc());
     let mut batch = Batch::default();
-    reserve(map, scope, changes, now_ms);
-    for change in changes {
+    let mut parsed = reserve_parsing(map, scope, changes, now_ms);
+    for (change, parsed) in changes.iter().zip(&mut parsed) {
         let table = change.table();
         let id = change.id();
         let result = match change {
@@ -58,11 +59,14 @@ pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64
                 Ok(())
             }
             Change::Upsert(SourceRow::Definition(row)) => {
-                upsert_definition(map, scope, row, now_ms, now, &mut batch)
+                upsert_definition(map, scope, row, parsed.take(), now_ms, now, &mut batch)
             }
             Change::Upsert(SourceRow::Schedule(row)) => {
                 upsert_schedule(map, scope, row, &mut batch)
             }
+            Change::Upsert(
+                SourceRow::User(row) | SourceRow::DataSource(row) | SourceRow::Resource(row),
+            ) => copy_row(table, row, &mut batch),
             Change::Delete { .. } => {
                 delete(map, table, id, &mut batch);
                 Ok(())
@@ -77,9 +81,22 @@ pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64
 }
 
 /// Gives every project and definition (and its tasks) of the batch a code before any is
-/// converted, so references between definitions of one batch resolve in any order.
-fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
+/// converted, so references between definitions of one batch resolve in any order. A
+/// snapshot calls it for all its rows before transforming them chunk by chunk.
+pub fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
+    reserve_parsing(map, scope, changes, now_ms);
+}
+
+/// `reserve`, returning the workflows it parsed (by change index) for the transform to reuse.
+fn reserve_parsing(
+    map: &mut IdMap,
+    scope: &Scope,
+    changes: &[Change],
+    now_ms: i64,
+) -> Vec<Option<Result<Workflow13, String>>> {
+    let mut parsed = Vec::with_capacity(changes.len());
     for change in changes {
+        let mut workflow = None;
         match change {
             Change::Upsert(SourceRow::Project(row))
                 if (scope.admits(&row.name) || map.projects.contains_key(&row.id))
@@ -98,13 +115,17 @@ fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
             Change::Upsert(SourceRow::Definition(row))
                 if map.projects.contains_key(&row.project_id) =>
             {
-                if let Ok(workflow) = parse_workflow(row.process_definition_json.as_deref()) {
-                    reserve_codes(map, row, &workflow, now_ms);
+                let result = parse_workflow(row.process_definition_json.as_deref());
+                if let Ok(workflow) = &result {
+                    reserve_codes(map, row, workflow, now_ms);
                 }
+                workflow = Some(result);
             }
             _ => {}
         }
+        parsed.push(workflow);
     }
+    parsed
 }
 
 /// Ensures the definition and each of its tasks has a code; names follow the newest JSON.
@@ -200,10 +221,12 @@ fn upsert_project(
     batch.writes.push(rows::project(row, code, now));
 }
 
+/// `parsed`: the row's workflow if `reserve_parsing` parsed it already.
 fn upsert_definition(
     map: &mut IdMap,
     scope: &Scope,
     row: &SourceDefinition,
+    parsed: Option<Result<Workflow13, String>>,
     now_ms: i64,
     now: NaiveDateTime,
     batch: &mut Batch,
@@ -217,7 +240,8 @@ fn upsert_definition(
             row.project_id
         ));
     };
-    let workflow = parse_workflow(row.process_definition_json.as_deref())?;
+    let workflow =
+        parsed.unwrap_or_else(|| parse_workflow(row.process_definition_json.as_deref()))?;
     let tenant_code = match row.tenant_id {
         -1 => DEFAULT_TENANT.to_owned(),
         id => map
@@ -246,7 +270,8 @@ fn upsert_definition(
     if entry.version > 0 && entry.hash == hash {
         return Ok(());
     }
-    let next = write_definition(row, &entry, &project, &split, now, batch);
+    let old_project_code = map.projects.get(&entry.project_id).map(|p| p.code);
+    let next = write_definition(row, &entry, &project, old_project_code, &split, now, batch);
     if entry.version > 0 && entry.tenant_code != tenant_code {
         batch.writes.push(Write::Update {
             table: rows::SCHEDULE,
@@ -268,11 +293,42 @@ fn upsert_definition(
     Ok(())
 }
 
+/// The key of a definition's relation rows: with the project code when it is known, so that
+/// 3.2's `(project_code, process_definition_code)` index finds them.
+fn relation_key(project_code: Option<i64>, definition_code: i64) -> Vec<(&'static str, SqlValue)> {
+    let mut key = Vec::with_capacity(2);
+    if let Some(project_code) = project_code {
+        key.push(("project_code", SqlValue::Int(project_code)));
+    }
+    key.push(("process_definition_code", SqlValue::Int(definition_code)));
+    key
+}
+
+/// The key of a definition's current row: with its project code and name when the project
+/// is known, so that 3.2's unique `(name, project_code)` index finds it (MySQL's 3.2 schema
+/// has no index that starts with `code`).
+fn definition_key(
+    project_code: Option<i64>,
+    name: &str,
+    code: i64,
+) -> Vec<(&'static str, SqlValue)> {
+    match project_code {
+        Some(project_code) => vec![
+            ("project_code", SqlValue::Int(project_code)),
+            ("name", SqlValue::Text(name.to_owned())),
+            ("code", SqlValue::Int(code)),
+        ],
+        None => key("code", code),
+    }
+}
+
 /// Writes the next version of a definition; returns the task entries of that version.
+/// `old_project_code` is the code of the project the previous version was in.
 fn write_definition(
     row: &SourceDefinition,
     entry: &DefinitionEntry,
     project: &ProjectEntry,
+    old_project_code: Option<i64>,
     split: &SplitWorkflow,
     now: NaiveDateTime,
     batch: &mut Batch,
@@ -331,14 +387,14 @@ fn write_definition(
     if entry.version > 0 {
         batch.writes.push(Write::Delete {
             table: rows::DEFINITION,
-            key: key("code", entry.code),
+            key: definition_key(old_project_code, &entry.name, entry.code),
         });
     }
     batch.writes.extend(def.writes());
     if entry.version > 0 {
         batch.writes.push(Write::Delete {
             table: rows::RELATION,
-            key: key("process_definition_code", entry.code),
+            key: relation_key(old_project_code, entry.code),
         });
     }
     let versioned = |id: &str| next.get(id).map_or((0, 0), |t| (t.code, t.version));
@@ -394,9 +450,48 @@ fn upsert_schedule(
     Ok(())
 }
 
+/// Replaces the 3.2 row of a copied table (same id, same columns; see `CopiedRow`). A
+/// reason never quotes a value (they may be secrets).
+fn copy_row(table: SourceTable, row: &CopiedRow, batch: &mut Batch) -> Result<(), String> {
+    let mut columns = Vec::with_capacity(row.values.len());
+    for ((name, kind), value) in copied_columns(table).iter().zip(&row.values) {
+        let value = match (kind, value.as_deref().map(str::trim)) {
+            (_, None) => SqlValue::Null,
+            (Kind::Int, Some(v)) => SqlValue::Int(
+                v.parse()
+                    .map_err(|_| format!("{}.{name} is not an integer", table.name()))?,
+            ),
+            (Kind::Time, Some(v)) => SqlValue::Time(
+                parse_time(v)
+                    .ok_or_else(|| format!("{}.{name} is not a timestamp", table.name()))?,
+            ),
+            (Kind::Bool, Some(v)) => SqlValue::Bool(!matches!(v, "" | "0" | "f" | "false")),
+            (Kind::Text, Some(_)) => SqlValue::Text(value.clone().unwrap_or_default()),
+        };
+        columns.push((*name, value));
+    }
+    batch.writes.push(Write::Delete {
+        table: table.name(),
+        key: key("id", row.id),
+    });
+    batch.writes.push(Write::Insert {
+        table: table.name(),
+        row: columns,
+    });
+    Ok(())
+}
+
 fn delete(map: &mut IdMap, table: SourceTable, id: i64, batch: &mut Batch) {
+    if table.is_copied() {
+        batch.writes.push(Write::Delete {
+            table: table.name(),
+            key: key("id", id),
+        });
+        return;
+    }
     map.touch(table, id);
     match table {
+        SourceTable::User | SourceTable::DataSource | SourceTable::Resource => {}
         SourceTable::Tenant => {
             if let Some(old) = map.tenants.remove(&id) {
                 batch.writes.push(Write::Delete {
@@ -416,13 +511,23 @@ fn delete(map: &mut IdMap, table: SourceTable, id: i64, batch: &mut Batch) {
         SourceTable::Definition => {
             if let Some(old) = map.definitions.remove(&id) {
                 let code = || SqlValue::Int(old.code);
-                for table in [rows::DEFINITION, rows::DEFINITION_LOG] {
+                // Log rows of earlier versions may be in earlier projects: no project code.
+                let project_code = map.projects.get(&old.project_id).map(|p| p.code);
+                if old.version > 0 {
                     batch.writes.push(Write::Delete {
-                        table,
-                        key: vec![("code", code())],
+                        table: rows::DEFINITION,
+                        key: definition_key(project_code, &old.name, old.code),
                     });
                 }
-                for table in [rows::RELATION, rows::RELATION_LOG, rows::SCHEDULE] {
+                batch.writes.push(Write::Delete {
+                    table: rows::DEFINITION_LOG,
+                    key: vec![("code", code())],
+                });
+                batch.writes.push(Write::Delete {
+                    table: rows::RELATION,
+                    key: relation_key(project_code, old.code),
+                });
+                for table in [rows::RELATION_LOG, rows::SCHEDULE] {
                     batch.writes.push(Write::Delete {
                         table,
                         key: vec![("process_definition_code", code())],

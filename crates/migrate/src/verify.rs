@@ -95,6 +95,15 @@ pub async fn verify(source_url: &str, target: &Target) -> Result<VerifyReport, M
         .map(|d| (d.table, d.id))
         .collect();
 
+    // Copied tables (users, data sources, resources): every row by id.
+    let mut copied: BTreeMap<SourceTable, BTreeSet<i64>> = BTreeMap::new();
+    for change in &changes {
+        let table = change.table();
+        if table.is_copied() && !dead.contains(&(table, change.id())) {
+            copied.entry(table).or_default().insert(change.id());
+        }
+    }
+
     let mut names = NameBook::default();
     let mut definitions = Vec::new();
     let mut schedules = Vec::new();
@@ -319,6 +328,44 @@ pub async fn verify(source_url: &str, target: &Target) -> Result<VerifyReport, M
             target: t_schedules.len(),
         },
     ];
+    for table in SourceTable::ALL.into_iter().filter(|t| t.is_copied()) {
+        let expected = copied.remove(&table).unwrap_or_default();
+        let actual: BTreeSet<i64> = select(pool, engine, table.name(), &["id"])
+            .await?
+            .iter()
+            .filter_map(|r| int(r, "id"))
+            .collect();
+        let listed = |ids: Vec<&i64>| {
+            let shown: Vec<String> = ids.iter().take(10).map(ToString::to_string).collect();
+            let more = ids.len().saturating_sub(10);
+            if more > 0 {
+                format!("{} and {more} more", shown.join(", "))
+            } else {
+                shown.join(", ")
+            }
+        };
+        let missing: Vec<&i64> = expected.difference(&actual).collect();
+        if !missing.is_empty() {
+            report.differences.push(format!(
+                "{}: ids missing in the target: {}",
+                table.name(),
+                listed(missing)
+            ));
+        }
+        let extra: Vec<&i64> = actual.difference(&expected).collect();
+        if !extra.is_empty() {
+            report.differences.push(format!(
+                "{}: ids in the target but not in the source: {}",
+                table.name(),
+                listed(extra)
+            ));
+        }
+        report.counts.push(TableCount {
+            table: table.name(),
+            source: expected.len(),
+            target: actual.len(),
+        });
+    }
     for c in &report.counts {
         if c.source != c.target {
             report.differences.push(format!(

@@ -11,6 +11,7 @@ pub enum SqlValue {
     Int(i64),
     Text(String),
     Time(NaiveDateTime),
+    Bool(bool),
 }
 
 impl From<i64> for SqlValue {

@@ -4,6 +4,7 @@
 mod crash;
 mod mariadb_source;
 mod postgres_source;
+mod progress;
 mod scope;
 mod stop;
 mod support;

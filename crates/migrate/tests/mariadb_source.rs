@@ -8,6 +8,7 @@ use changeover_migrate::migration::{MigrationConfig, run};
 use changeover_migrate::target::Target;
 use changeover_migrate::verify::verify;
 use serde_json::json;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::support::{
     SOURCE_MYSQL, Server, TARGET_MYSQL, TARGET_POSTGRES, TestDb, diamond, quote, task, workflow,
@@ -24,8 +25,14 @@ pub fn insert_definition(id: i64, project: i64, name: &str, json: &str) -> Strin
     )
 }
 
+/// A secret-looking password hash and data source password that must reach the target.
+pub const PASSWORD_HASH: &str = "7ad2410b2f4c074479a8937a28a22b8f";
+
 pub async fn seed(source: &TestDb) -> Result<()> {
     source.exec(&format!("INSERT INTO t_ds_tenant (id, tenant_code, tenant_name, queue_id, create_time, update_time) VALUES (1, 'etl', 'etl', 1, {T}, {T})")).await?;
+    source.exec(&format!("INSERT INTO t_ds_user (id, user_name, user_password, user_type, email, phone, tenant_id, create_time, update_time, queue) VALUES (1, 'admin', '{PASSWORD_HASH}', 0, 'a@example.com', '', 1, {T}, {T}, 'default')")).await?;
+    source.exec(&format!("INSERT INTO t_ds_datasource (id, name, note, type, user_id, connection_params, create_time, update_time) VALUES (1, 'warehouse', 'n', 0, 1, '{{\"user\":\"etl\",\"password\":\"c2VjcmV0\"}}', {T}, {T})")).await?;
+    source.exec(&format!("INSERT INTO t_ds_resources (id, alias, file_name, description, user_id, type, size, create_time, update_time, pid, full_name, is_directory) VALUES (1, 'run.sh', 'run.sh', '', 1, 0, 42, {T}, {T}, -1, '/run.sh', 0), (2, 'lib', 'lib', '', 1, 0, 0, {T}, {T}, -1, '/lib', 1)")).await?;
     for (id, name) in [(1, "alpha"), (2, "beta")] {
         source.exec(&format!("INSERT INTO t_ds_project (id, name, description, user_id, flag, create_time, update_time) VALUES ({id}, '{name}', 'p', 1, 1, {T}, {T})")).await?;
     }
@@ -55,8 +62,24 @@ pub async fn seed(source: &TestDb) -> Result<()> {
     Ok(())
 }
 
-/// Changes made while the migration runs: inserts, an edit, a delete, a rename.
+/// Changes made while the migration runs: inserts, an edit, a delete, a rename; a data
+/// source and a resource inserted, the previous round's resource deleted, the user edited.
 pub async fn churn(source: &TestDb, round: i64) -> Result<()> {
+    source.exec(&format!("INSERT INTO t_ds_datasource (id, name, note, type, user_id, connection_params, create_time, update_time) VALUES ({}, 'ds{round}', NULL, 1, 1, '{{}}', {T}, NULL)", 100 + round)).await?;
+    source.exec(&format!("INSERT INTO t_ds_resources (id, alias, file_name, description, user_id, type, size, create_time, update_time, pid, full_name, is_directory) VALUES ({}, 'r{round}', 'r{round}', NULL, 1, 0, {round}, {T}, {T}, 2, '/lib/r{round}', 0)", 100 + round)).await?;
+    if round > 0 {
+        source
+            .exec(&format!(
+                "DELETE FROM t_ds_resources WHERE id = {}",
+                99 + round
+            ))
+            .await?;
+    }
+    source
+        .exec(&format!(
+            "UPDATE t_ds_user SET email = 'r{round}@example.com' WHERE id = 1"
+        ))
+        .await?;
     let base = 100 + round * 10;
     for i in 0..5 {
         source
@@ -148,6 +171,42 @@ pub async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
         3 + 2 * 4,
         "diamond, parent, downstream and 4 live per churn round"
     );
+    // Users, data sources and resources are copied with their ids, counted by verify.
+    let count = |table: &str| {
+        report
+            .counts
+            .iter()
+            .find(|c| c.table == table)
+            .map(|c| (c.source, c.target))
+    };
+    assert_eq!(count("t_ds_user"), Some((1, 1)));
+    assert_eq!(
+        count("t_ds_datasource"),
+        Some((3, 3)),
+        "seed + one per round"
+    );
+    assert_eq!(count("t_ds_resources"), Some((3, 3)), "1, 2 and round 1's");
+    let e = target.engine();
+    let user = sqlx::query(AssertSqlSafe(format!(
+        "SELECT email, user_password FROM t_ds_user WHERE id = {}",
+        e.placeholder(1)
+    )))
+    .bind(1_i64)
+    .fetch_one(target.pool())
+    .await?;
+    assert_eq!(user.try_get::<String, _>(0)?, "r1@example.com");
+    assert_eq!(user.try_get::<String, _>(1)?, PASSWORD_HASH);
+    let directories: Vec<i64> = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {} FROM t_ds_resources ORDER BY id",
+        e.int("CASE WHEN is_directory THEN 1 ELSE 0 END")
+    )))
+    .fetch_all(target.pool())
+    .await?
+    .iter()
+    .map(|r| r.try_get::<i64, _>(0))
+    .collect::<Result<_, _>>()?;
+    assert_eq!(directories, [0, 1, 0]);
+
     let dead = target.dead_letters().await?;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, 4);

@@ -70,6 +70,9 @@ async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
         totals
             == vec![
                 ("t_ds_tenant".to_owned(), 1, 1),
+                ("t_ds_user".to_owned(), 1, 1),
+                ("t_ds_datasource".to_owned(), 1, 1),
+                ("t_ds_resources".to_owned(), 2, 2),
                 ("t_ds_project".to_owned(), 2, 2),
                 ("t_ds_process_definition".to_owned(), 4, 4),
                 ("t_ds_schedules".to_owned(), 1, 1),

@@ -8,8 +8,28 @@ use anyhow::{Context, Result, bail};
 use rand::Rng;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
-pub const MARIADB: &str = "mysql://root@127.0.0.1:3306";
-pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+/// The MariaDB server (log_bin, binlog_format=ROW); `CHANGEOVER_TEST_MARIADB` overrides it.
+pub fn mariadb() -> String {
+    server_url("CHANGEOVER_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
+}
+
+/// The PostgreSQL server (wal_level=logical); `CHANGEOVER_TEST_POSTGRES` overrides it.
+pub fn postgres() -> String {
+    server_url(
+        "CHANGEOVER_TEST_POSTGRES",
+        "postgres://postgres@127.0.0.1:5432",
+    )
+}
+
+fn server_url(variable: &str, default: &str) -> String {
+    std::env::var(variable)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map_or_else(
+            || default.to_owned(),
+            |v| v.trim_end_matches('/').to_owned(),
+        )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
@@ -32,8 +52,8 @@ fn random_name(prefix: &str) -> String {
 async fn admin(server: Server) -> Result<AnyConnection> {
     sqlx::any::install_default_drivers();
     let url = match server {
-        Server::MariaDb => format!("{MARIADB}/test"),
-        Server::Postgres => format!("{POSTGRES}/test"),
+        Server::MariaDb => format!("{}/test", mariadb()),
+        Server::Postgres => format!("{}/test", postgres()),
     };
     Ok(AnyConnection::connect(&url).await?)
 }
@@ -48,8 +68,8 @@ impl TestDb {
             .await?;
         conn.close().await?;
         let url = match server {
-            Server::MariaDb => format!("{MARIADB}/{name}"),
-            Server::Postgres => format!("{POSTGRES}/{name}"),
+            Server::MariaDb => format!("{}/{name}", mariadb()),
+            Server::Postgres => format!("{}/{name}", postgres()),
         };
         let mut conn = AnyConnection::connect(&url).await?;
         sqlx::raw_sql(AssertSqlSafe(schema.to_owned()))

@@ -1,16 +1,19 @@
 //! `changeover migrate …`: live metadata migration DolphinScheduler 1.3 → 3.2 by change
 //! data capture, with `changeover-migrate`.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::Result;
 use changeover_migrate::cutover::{cutover, revert};
 use changeover_migrate::migration::{MigrationConfig, run as run_migration};
+use changeover_migrate::runtime::TableProgress;
 use changeover_migrate::source_postgres::{cleanup, replication_names};
-use changeover_migrate::status::status;
+use changeover_migrate::status::{MigrationStatus, status};
 use changeover_migrate::target::Target;
 use changeover_migrate::verify::verify;
 use clap::Subcommand;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::context::Context;
@@ -95,12 +98,16 @@ enum MigrateCommand {
     },
     /// Show position, lag, migrated definitions and dead letters.
     #[command(
-        long_about = "Show position, lag, migrated definitions and dead letters.\n\nLag is in bytes of binary log or WAL not yet applied.",
-        after_help = "Examples:\n  changeover migrate status --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --json"
+        long_about = "Show position, lag, migrated definitions and dead letters.\n\nLag is in bytes of binary log or WAL not yet applied, and in seconds as the running migrator last recorded it, with events/s and snapshot rows per table (a progress bar each on a terminal).",
+        after_help = "Examples:\n  changeover migrate status --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --json\n  changeover migrate status --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --watch"
     )]
     Status {
         #[command(flatten)]
         db: Databases,
+        /// Refresh every second with a progress bar per snapshot table and the stream's lag,
+        /// events/s and dead letters, until the migrator stops (Ctrl-C leaves).
+        #[arg(long)]
+        watch: bool,
     },
     /// Compare counts per table and a canonical MD5 per definition.
     #[command(
@@ -195,44 +202,23 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             println!("requested: {}", projects.join(", "));
             Ok(())
         }
-        MigrateCommand::Status { db } => {
+        MigrateCommand::Status { db, watch } => {
             let target = Target::connect(&db.target).await.map_err(to_failure)?;
             let now = status(&db.source, &target).await.map_err(to_failure)?;
-            let view = StatusView {
-                position: now.position.clone(),
-                source_position: now.source_position.clone(),
-                lag_bytes: now.lag_bytes,
-                projects: now.projects.clone(),
-                definitions: now.definitions,
-                tasks: now.tasks,
-                dead_letters: now.dead_letters,
-            };
+            let view = StatusView::of(&now);
             if ctx.json {
                 return output::json(&view);
             }
-            let lag = view
-                .lag_bytes
-                .map_or("unknown".to_owned(), |b| format!("{b} bytes"));
-            let rows = vec![
-                vec![
-                    "position".to_owned(),
-                    view.position
-                        .clone()
-                        .unwrap_or_else(|| "snapshot not committed".to_owned()),
-                ],
-                vec!["source position".to_owned(), view.source_position.clone()],
-                vec!["lag".to_owned(), lag],
-                vec![
-                    "projects".to_owned(),
-                    view.projects
-                        .clone()
-                        .map_or("all".to_owned(), |p| p.join(", ")),
-                ],
-                vec!["definitions".to_owned(), view.definitions.to_string()],
-                vec!["tasks".to_owned(), view.tasks.to_string()],
-                vec!["dead letters".to_owned(), view.dead_letters.to_string()],
-            ];
-            println!("{}", output::table(&["", ""], rows));
+            if watch {
+                return watch_status(&db.source, &target, view, to_failure).await;
+            }
+            println!("{}", output::table(&["", ""], view.rows()));
+            if std::io::stdout().is_terminal() && !view.snapshot.is_empty() {
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+                for bar in snapshot_bars(&multi, &view.snapshot) {
+                    bar.abandon();
+                }
+            }
             Ok(())
         }
         MigrateCommand::Verify { db } => {
@@ -351,6 +337,162 @@ struct StatusView {
     definitions: usize,
     tasks: usize,
     dead_letters: usize,
+    /// What the migrator last recorded (`None`: no migrator ever ran on this target).
+    phase: Option<&'static str>,
+    /// Snapshot rows per source table: written (`done`) and read (`total`).
+    snapshot: Vec<TableProgress>,
+    lag_seconds: Option<f64>,
+    events_per_second: f64,
+    events_behind: u64,
+    events_applied: u64,
+}
+
+impl StatusView {
+    fn of(now: &MigrationStatus) -> StatusView {
+        let progress = now.runtime.as_ref().map(|r| &r.progress);
+        StatusView {
+            position: now.position.clone(),
+            source_position: now.source_position.clone(),
+            lag_bytes: now.lag_bytes,
+            projects: now.projects.clone(),
+            definitions: now.definitions,
+            tasks: now.tasks,
+            dead_letters: now.dead_letters,
+            phase: progress.map(|p| p.phase.name()),
+            snapshot: progress.map(|p| p.snapshot.clone()).unwrap_or_default(),
+            lag_seconds: progress.and_then(|p| p.lag_seconds),
+            events_per_second: progress.map_or(0.0, |p| p.events_per_second),
+            events_behind: progress.map_or(0, |p| p.events_behind),
+            events_applied: progress.map_or(0, |p| p.events_applied),
+        }
+    }
+
+    /// The stream figures on one line.
+    fn stream_line(&self) -> String {
+        format!(
+            "{} · lag {} · {:.0} events/s · {} behind · {} applied · {} dead letters",
+            self.phase.unwrap_or("no migrator"),
+            self.lag_seconds
+                .map_or("unknown".to_owned(), |s| format!("{s:.1} s")),
+            self.events_per_second,
+            self.events_behind,
+            self.events_applied,
+            self.dead_letters
+        )
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        let lag = self
+            .lag_bytes
+            .map_or("unknown".to_owned(), |b| format!("{b} bytes"));
+        let mut rows = vec![
+            vec![
+                "phase".to_owned(),
+                self.phase.unwrap_or("no migrator").to_owned(),
+            ],
+            vec![
+                "position".to_owned(),
+                self.position
+                    .clone()
+                    .unwrap_or_else(|| "snapshot not committed".to_owned()),
+            ],
+            vec!["source position".to_owned(), self.source_position.clone()],
+            vec!["lag".to_owned(), lag],
+            vec![
+                "lag (seconds)".to_owned(),
+                self.lag_seconds
+                    .map_or("unknown".to_owned(), |s| format!("{s:.1}")),
+            ],
+            vec![
+                "events/s".to_owned(),
+                format!("{:.1}", self.events_per_second),
+            ],
+            vec!["events behind".to_owned(), self.events_behind.to_string()],
+            vec!["events applied".to_owned(), self.events_applied.to_string()],
+            vec![
+                "projects".to_owned(),
+                self.projects
+                    .clone()
+                    .map_or("all".to_owned(), |p| p.join(", ")),
+            ],
+            vec!["definitions".to_owned(), self.definitions.to_string()],
+            vec!["tasks".to_owned(), self.tasks.to_string()],
+            vec!["dead letters".to_owned(), self.dead_letters.to_string()],
+        ];
+        for table in &self.snapshot {
+            rows.push(vec![
+                format!("snapshot {}", table.table),
+                format!("{}/{}", table.done, table.total),
+            ]);
+        }
+        rows
+    }
+}
+
+/// One bar per snapshot table (rows written of rows read).
+fn snapshot_bars(multi: &MultiProgress, tables: &[TableProgress]) -> Vec<ProgressBar> {
+    let style =
+        ProgressStyle::with_template("{prefix:<24} [{bar:32}] {pos:>9}/{len:<9} {percent:>3}%")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    tables
+        .iter()
+        .map(|t| {
+            let bar = multi.add(ProgressBar::new(t.total.max(1)));
+            bar.set_style(style.clone());
+            bar.set_prefix(t.table.clone());
+            bar.set_position(t.done.min(t.total));
+            if t.total == 0 {
+                bar.set_length(0);
+            }
+            bar
+        })
+        .collect()
+}
+
+/// `migrate status --watch`: bars per snapshot table and the stream figures, refreshed
+/// every second until the migrator stops or fails, or Ctrl-C.
+async fn watch_status(
+    source: &str,
+    target: &Target,
+    mut view: StatusView,
+    to_failure: impl Fn(changeover_migrate::error::MigrateError) -> anyhow::Error,
+) -> Result<()> {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+    let mut bars = snapshot_bars(&multi, &view.snapshot);
+    let line = multi.add(ProgressBar::new_spinner());
+    line.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    loop {
+        if bars.len() != view.snapshot.len() {
+            for bar in bars.drain(..) {
+                multi.remove(&bar);
+            }
+            bars = snapshot_bars(&multi, &view.snapshot);
+        }
+        for (bar, table) in bars.iter().zip(&view.snapshot) {
+            bar.set_length(table.total);
+            bar.set_position(table.done.min(table.total));
+        }
+        line.set_message(view.stream_line());
+        line.tick();
+        if matches!(view.phase, Some("stopped" | "failed")) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let now = status(source, target).await.map_err(&to_failure)?;
+        view = StatusView::of(&now);
+    }
+    for bar in bars {
+        bar.abandon();
+    }
+    line.abandon();
+    Ok(())
 }
 
 #[derive(Serialize)]
