@@ -46,6 +46,7 @@ function allowedActions(r, step, isCurrent) {
       if (SKIPPABLE.has(step.kind) && !['done', 'skipped'].includes(step.phase)) a.push('skip');
       if (step.kind === 'force_terminate_tasks') a.push('tasks-terminate');
       if (step.kind === 'rerun_tasks') a.push('tasks-rerun');
+      if (step.kind === 'verify' && step.phase === 'needs_operator') a.push('overrule');
     }
     // Every step settled: "Complete" records the completion time.
     if (operator && r.cursor >= r.steps.length && !r.exit) a.push('complete');
@@ -125,6 +126,13 @@ function renderActions(r, step, isCurrent, onDone, driving) {
         act('/skip', { accept_risk: true }, b);
       })));
   }
+  if (allowed.includes('overrule')) {
+    const reason = el('input', { type: 'text', id: 'overrule-reason', size: '60', placeholder: 'why the verdict is overruled' });
+    box.append(row(button('act-overrule', 'Overrule the verdict', '', (b) => {
+      if (!reason.value.trim()) { error.textContent = 'Overruling the verdict needs a reason: it is kept in the record and the audit log.'; return; }
+      act('/overrule', { reason: reason.value.trim() }, b);
+    }), ' ', reason));
+  }
   if (allowed.includes('terminate')) {
     const rerun = el('input', { type: 'checkbox', id: 'terminate-rerun' });
     box.append(row(button('act-terminate', r.status === 'configuring' ? 'Abandon' : 'Terminate upgrade', 'danger',
@@ -154,7 +162,8 @@ function renderActions(r, step, isCurrent, onDone, driving) {
     box.append(el('p', { class: 'muted', id: 'no-actions' }, why));
   }
   if (driving && allowed.length) {
-    for (const b of box.querySelectorAll('button')) b.disabled = true;
+    // A stop of a running data-update task is a request to the driver itself: it stays open.
+    for (const b of box.querySelectorAll('button')) if (b.id !== 'act-du-stop') b.disabled = true;
     box.prepend(el('p', { class: 'disabled-reason', id: 'driving' },
       'changeover is running this upgrade now; the actions open again when it stops for the operator or ends.'));
   }

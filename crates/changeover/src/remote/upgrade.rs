@@ -132,7 +132,21 @@ async fn execute(r: &Remote, command: UpgradeCommand, json: bool) -> anyhow::Res
             } else {
                 json!({"action": action, "names": names})
             };
+            if action == "stop" {
+                let id = active_id(r).await?;
+                let record: UpgradeRecord = r
+                    .post(
+                        &format!("/api/v1/upgrades/{}/data-updates", encode(&id)),
+                        &body,
+                    )
+                    .await?;
+                print::stop_requested(&record, &names);
+                return Ok(());
+            }
             act(r, "data-updates", body, json).await
+        }
+        UpgradeCommand::Overrule { reason } => {
+            act(r, "overrule", json!({"reason": reason}), json).await
         }
         UpgradeCommand::Records => {
             print::records(&records(r).await?, json);

@@ -102,6 +102,15 @@ pub enum UpgradeCommand {
         #[arg(long)]
         accept_risk: bool,
     },
+    /// Overrule a failed verification verdict, saying why (recorded with your name and the time).
+    #[command(
+        after_help = "Examples:\n  changeover upgrade overrule --reason \"the failed instance is a known flaky job, rerun by hand\""
+    )]
+    Overrule {
+        /// Why the verdict is overruled (kept in the record and the audit log)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
     /// End the upgrade before downtime: dispatch resumed, maintenance exited.
     #[command(
         after_help = "Examples:\n  changeover upgrade terminate\n  changeover upgrade terminate --rerun"

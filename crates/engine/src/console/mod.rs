@@ -4,6 +4,7 @@
 
 mod args;
 mod ops;
+pub use ops::DataUpdates;
 pub mod print;
 mod run;
 pub mod upload;

@@ -83,21 +83,37 @@ impl Console {
         Ok(record)
     }
 
-    /// Runs or skips the selected data-update tasks of the active record (the task runs
-    /// when the record is driven next). Stopping one is refused, as in the CLI.
+    /// Runs, skips or stops the selected data-update tasks of the active record. Run and
+    /// skip change the record (the task runs when the record is driven next). Stop only
+    /// saves a stop request for each named running task, asked `by` someone: the changeover
+    /// driving the upgrade stops the task and records it stopped, so the record is not to
+    /// be driven after a stop ([`DataUpdates::StopRequested`]).
     pub async fn data_updates(
         &self,
         id: Option<&str>,
         action: DataUpdateAction,
         selection: Selection,
-    ) -> Result<UpgradeRecord, ConsoleError> {
+        by: &str,
+    ) -> Result<DataUpdates, ConsoleError> {
         let mut record = self.active_as(id).await?;
-        let engine = self.engine(&record).await?;
         match action {
+            DataUpdateAction::Stop => {
+                let requests = self.lease.requests().ok_or_else(|| {
+                    ConsoleError::Refused(
+                        "this store takes no requests to the driving changeover".into(),
+                    )
+                })?;
+                let names =
+                    operator::request_data_update_stop(requests.as_ref(), &record, selection, by)
+                        .await?;
+                return Ok(DataUpdates::StopRequested { record, names });
+            }
             DataUpdateAction::Run => {
+                let engine = self.engine(&record).await?;
                 operator::run_data_updates(&engine, &mut record, selection).await?
             }
             DataUpdateAction::Skip => {
+                let engine = self.engine(&record).await?;
                 let names = match selection {
                     Selection::Ids(names) => names,
                     Selection::All => engine
@@ -110,17 +126,48 @@ impl Console {
                 };
                 operator::skip_data_updates(&engine, &mut record, &names).await?
             }
-            DataUpdateAction::Stop => {
-                return Err(ConsoleError::Refused(
-                    "data-update tasks run inside the changeover that drives the upgrade; stop that changeover and the task is recorded failed and runs again on `changeover upgrade retry`, or skip it with `changeover upgrade data-update skip NAME`".into(),
-                ));
-            }
         }
+        Ok(DataUpdates::Changed(record))
+    }
+
+    /// Overrules a failed verification verdict of the active record, saying who and why;
+    /// the record is to be driven on afterwards (it completes when it auto-advances).
+    pub async fn overrule(
+        &self,
+        id: Option<&str>,
+        by: &str,
+        reason: &str,
+    ) -> Result<UpgradeRecord, ConsoleError> {
+        let mut record = self.active_as(id).await?;
+        let engine = self.engine(&record).await?;
+        operator::overrule_verification(&engine, &mut record, by, reason).await?;
         Ok(record)
     }
 
     /// Every record, newest first.
     pub async fn records(&self) -> Result<Vec<UpgradeRecord>, ConsoleError> {
         self.store.list().await.map_err(port("listing records"))
+    }
+}
+
+/// What a data-update action did.
+#[derive(Debug)]
+pub enum DataUpdates {
+    /// Tasks were marked to run or skipped: drive the record.
+    Changed(UpgradeRecord),
+    /// Stop requests were saved for these running tasks: do not drive; the changeover
+    /// driving the upgrade acts on them.
+    StopRequested {
+        record: UpgradeRecord,
+        names: Vec<String>,
+    },
+}
+
+impl DataUpdates {
+    /// The record as it is after the action.
+    pub fn record(&self) -> &UpgradeRecord {
+        match self {
+            DataUpdates::Changed(record) | DataUpdates::StopRequested { record, .. } => record,
+        }
     }
 }

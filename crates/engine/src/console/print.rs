@@ -83,6 +83,19 @@ pub fn created(record: &UpgradeRecord) {
     );
 }
 
+/// The line saying a stop of data-update tasks was asked (`names`: the tasks asked to stop).
+pub fn stop_requested(record: &UpgradeRecord, names: &[String]) {
+    let names = if names.is_empty() {
+        "every running data-update task".to_owned()
+    } else {
+        names.join(", ")
+    };
+    println!(
+        "stop requested for {names}: the changeover driving upgrade {} stops it and records it stopped (`changeover upgrade status`); run it again with `changeover upgrade data-update run NAME`",
+        record.id
+    );
+}
+
 /// Where a drive stopped and what to do next; a failed step is the error.
 pub fn stop(record: &UpgradeRecord, stop: Stop) -> Result<(), ConsoleError> {
     print!("{}", view::status(record));

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use changeover_core::compat::{self, CompatibilityRules};
 use changeover_core::version::Version;
 
-use super::args::{DataUpdateAction, UpgradeCommand};
+use super::args::UpgradeCommand;
+use super::ops::DataUpdates;
 use super::print;
 use crate::adapter::drivers::SchedulerPort;
 use crate::driver::{Stop, now};
@@ -170,50 +171,24 @@ impl Console {
                 let record = self.tasks(None, action, selection).await?;
                 self.drive(record).await
             }
+            UpgradeCommand::Overrule { reason } => {
+                let record = self
+                    .overrule(None, &operator::local_operator(), &reason)
+                    .await?;
+                self.drive(record).await
+            }
             UpgradeCommand::DataUpdate { action, names, all } => {
                 let selection = selection(names, all)?;
-                let mut record = self.active().await?;
-                let engine = self.engine(&record).await?;
-                match action {
-                    DataUpdateAction::Run => {
-                        operator::run_data_updates(&engine, &mut record, selection).await?
-                    }
-                    DataUpdateAction::Skip => {
-                        let names = match selection {
-                            Selection::Ids(names) => names,
-                            Selection::All => engine
-                                .target
-                                .data_updates
-                                .iter()
-                                .filter(|t| t.skippable)
-                                .map(|t| t.name.clone())
-                                .collect(),
-                        };
-                        operator::skip_data_updates(&engine, &mut record, &names).await?
-                    }
-                    DataUpdateAction::Stop => {
-                        // the changeover driving the upgrade stops the task: only ask it
-                        let requests = self.lease.requests().ok_or_else(|| {
-                            ConsoleError::Refused(
-                                "this store takes no requests to the driving changeover".into(),
-                            )
-                        })?;
-                        let names = operator::request_data_update_stop(
-                            requests.as_ref(),
-                            &record,
-                            selection,
-                            &operator::local_operator(),
-                        )
-                        .await?;
-                        println!(
-                            "stop requested for {}: the changeover driving upgrade {} stops it and records it stopped (`changeover upgrade status`); run it again with `changeover upgrade data-update run NAME`",
-                            names.join(", "),
-                            record.id
-                        );
-                        return Ok(());
+                match self
+                    .data_updates(None, action, selection, &operator::local_operator())
+                    .await?
+                {
+                    DataUpdates::Changed(record) => self.drive(record).await,
+                    DataUpdates::StopRequested { record, names } => {
+                        print::stop_requested(&record, &names);
+                        Ok(())
                     }
                 }
-                self.drive(record).await
             }
             UpgradeCommand::Records => {
                 let records = self.records().await?;

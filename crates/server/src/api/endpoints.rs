@@ -217,6 +217,17 @@ pub fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             method: Method::POST,
+            path: "/api/v1/upgrades/{id}/overrule",
+            status: 202,
+            request: json::<upgrades::OverruleRequest>(),
+            response: json::<schema::UpgradeRecord>(),
+            query: &[],
+            access: R(Role::Operator),
+            summary: "overrule a failed verification verdict with a reason (recorded with the caller's name)",
+            handler: || post(upgrades::overrule),
+        },
+        Endpoint {
+            method: Method::POST,
             path: "/api/v1/upgrades/{id}/terminate",
             status: 202,
             request: json::<upgrades::TerminateRequest>(),

@@ -496,6 +496,13 @@ pub async fn data_updates(
         Ok(b) => format!("upgrade.data-updates {:?}", b.action).to_lowercase(),
         Err(_) => "upgrade.data-updates".to_owned(),
     };
+    if let Ok(DataUpdatesRequest {
+        action: DataUpdateVerb::Stop,
+        ..
+    }) = &body
+    {
+        return stop_data_updates(&api, &caller, peer, &id, &what, body).await;
+    }
     act(&api, &caller, peer, &id, &what, Then::Drive, async |c| {
         let body = body?;
         let selection = selected(body.names, body.all, "names")?;
@@ -504,7 +511,68 @@ pub async fn data_updates(
             DataUpdateVerb::Skip => DataUpdateAction::Skip,
             DataUpdateVerb::Stop => DataUpdateAction::Stop,
         };
-        Ok(c.data_updates(Some(&id), action, selection).await?)
+        Ok(c.data_updates(Some(&id), action, selection, &caller.name)
+            .await?
+            .record()
+            .clone())
+    })
+    .await
+}
+
+/// A stop of running data-update tasks: only a request saved for the changeover driving
+/// the upgrade (this server or another), so the record is not claimed (its driver holds
+/// it) and not driven here. 202: the driver stops the tasks within a second.
+async fn stop_data_updates(
+    api: &Api,
+    caller: &Caller,
+    peer: SocketAddr,
+    id: &str,
+    what: &str,
+    body: Result<DataUpdatesRequest, ApiError>,
+) -> Answer {
+    let result = async {
+        let platform = platform(api)?;
+        known(api, id).await?;
+        let body = body?;
+        let selection = selected(body.names, body.all, "names")?;
+        let done = platform
+            .console
+            .data_updates(Some(id), DataUpdateAction::Stop, selection, &caller.name)
+            .await?;
+        Ok(done.record().clone())
+    }
+    .await;
+    let record = audited(api, caller, peer, what, id, result).await?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+/// `POST /api/v1/upgrades/{id}/overrule`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverruleRequest {
+    /// Why the failed verdict is overruled (kept in the record and the audit log).
+    reason: String,
+}
+
+/// Overrules a failed verification verdict in the caller's name, then drives the record on.
+pub async fn overrule(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<OverruleRequest>, JsonRejection>,
+) -> Answer {
+    let body = bad_json(body);
+    let what = match &body {
+        Ok(b) => {
+            let reason: String = b.reason.chars().take(MAX_REASON_CHARS).collect();
+            format!("upgrade.overrule reason={reason:?}")
+        }
+        Err(_) => "upgrade.overrule".to_owned(),
+    };
+    act(&api, &caller, peer, &id, &what, Then::Drive, async |c| {
+        let reason = body?.reason;
+        Ok(c.overrule(Some(&id), &caller.name, &reason).await?)
     })
     .await
 }

@@ -466,7 +466,7 @@ async fn console_verify_step_draws_the_recorded_report() -> anyhow::Result<()> {
     // (downtime has begun: no terminate; force-terminate is the admin's).
     assert_eq!(
         b.attr("#actions", "data-allowed").await?.as_deref(),
-        Some("retry skip")
+        Some("retry skip overrule")
     );
     assert!(
         b.text("#step-phase")
@@ -490,6 +490,17 @@ async fn console_verify_step_draws_the_recorded_report() -> anyhow::Result<()> {
         b.prop("#skip-risk", "checked").await?,
         serde_json::json!(true)
     );
+    // Overruling needs a reason on the page; with one, it reaches the server.
+    b.click("#act-overrule").await?;
+    b.wait_text("#action-error", "needs a reason").await?;
+    b.eval(
+        "document.querySelector('#overrule-reason').value = 'known flaky job, rerun by hand'; return true;",
+        vec![],
+    )
+    .await?;
+    b.click("#act-overrule").await?;
+    b.wait_text("#action-error", "this server acts on no platform")
+        .await?;
     b.screenshot(&shots, "01-verify-step").await?;
     b.close().await?;
     server.abort();
