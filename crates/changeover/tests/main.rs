@@ -5,6 +5,7 @@ mod common;
 mod catalog;
 mod check;
 mod help;
+mod migrate_stop;
 mod remote;
 mod remote_upgrade;
 mod store;

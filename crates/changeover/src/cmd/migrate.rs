@@ -118,6 +118,27 @@ enum MigrateCommand {
         #[command(flatten)]
         db: Databases,
     },
+    /// Ask the running migrator to stop after its current batch.
+    #[command(
+        long_about = "Ask the running migrator to stop after its current batch.\n\nThe request is saved in the target (`changeover_migration_runtime`); the migrator, on this machine or another, takes it between batches, commits what it has, records phase `stopped` and exits 0. `changeover migrate start` with the same databases resumes from the committed position. With --wait, waits until the migrator has stopped (at most --timeout seconds).",
+        after_help = "Examples:\n  changeover migrate stop --target postgres://postgres@db/ds32\n  changeover migrate stop --target postgres://postgres@db/ds32 --wait --timeout 120"
+    )]
+    Stop {
+        /// The 3.2 target database URL.
+        #[arg(
+            long,
+            env = "CHANGEOVER_MIGRATE_TARGET",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        target: String,
+        /// Wait until the migrator has recorded that it stopped.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds (exit 1).
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        timeout: u64,
+    },
     /// List definitions that could not be migrated, with the reason.
     #[command(
         long_about = "List definitions that could not be migrated, with the reason.\n\nA dead letter goes away when the source row is fixed or deleted.",
@@ -263,6 +284,43 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
                     ),
                     "wait for zero lag (`migrate status`) and verify again; check `migrate dead-letters`",
                 ))
+            }
+        }
+        MigrateCommand::Stop {
+            target,
+            wait,
+            timeout,
+        } => {
+            let target = Target::connect(&target).await.map_err(to_failure)?;
+            if !target.request_stop().await.map_err(to_failure)? {
+                return Err(failed(
+                    "no migrator has ever run against this target: there is nothing to stop",
+                    "start one with `changeover migrate start`",
+                ));
+            }
+            println!("stop requested: the migrator stops after its current batch");
+            if !wait {
+                return Ok(());
+            }
+            let deadline = std::time::Instant::now() + Duration::from_secs(timeout);
+            loop {
+                let runtime = target.runtime().await.map_err(to_failure)?;
+                let phase = runtime.map(|r| r.progress.phase);
+                if matches!(
+                    phase,
+                    Some(changeover_migrate::runtime::Phase::Stopped)
+                        | Some(changeover_migrate::runtime::Phase::Failed)
+                ) {
+                    println!("migrator {}", phase.map(|p| p.name()).unwrap_or_default());
+                    return Ok(());
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(failed(
+                        format!("the migrator has not stopped within {timeout} s"),
+                        "it stops between batches; see `changeover migrate status`, or stop its process",
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
         MigrateCommand::DeadLetters { target } => {
