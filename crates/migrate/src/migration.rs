@@ -141,7 +141,13 @@ async fn run_registered(
     let position = Position::parse(&state.position).ok_or_else(|| MigrateError::State {
         reason: format!("position {:?} does not parse", state.position),
     })?;
-    let committed_lsn = Arc::new(AtomicU64::new(0));
+    // The slot starts at the committed position, not at 0: a migrator killed after a commit
+    // but before advancing the slot leaves already-applied transactions in it, and a peek
+    // (2,000 changes at most) that returns only those would never reach a new one.
+    let committed_lsn = Arc::new(AtomicU64::new(match &position {
+        Position::Lsn(lsn) => *lsn,
+        Position::Binlog(_) => 0,
+    }));
     let mut stream = Stream {
         map: target.load_map(config.machine, state.last_code).await?,
         projects: state.projects,

@@ -117,8 +117,16 @@ async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
     writer.await??;
     eprintln!("{KILLS} SIGKILLs, {before_snapshot} of them before the snapshot was committed");
 
-    let child = spawn_worker(source, target_db, 3, None)?;
-    wait_caught_up(source, &target).await?;
+    let mut child = spawn_worker(source, target_db, 3, None)?;
+    if let Err(e) = wait_caught_up(source, &target).await {
+        child.start_kill()?;
+        let (_, stderr) = wait_exit(child, Duration::from_secs(30)).await?;
+        let state = target.load_state().await?.map(|s| s.position);
+        let runtime = target.runtime().await?.map(|r| format!("{:?}", r.progress));
+        anyhow::bail!(
+            "{e:#}\ncommitted position: {state:?}\nruntime: {runtime:?}\nthe final migrator's stderr:\n{stderr}"
+        );
+    }
     let report = verify(&source.url, &target).await?;
     ensure!(report.is_clean(), "differences: {:#?}", report.differences);
     let expected = 3 + usize::try_from(BULK + ROUNDS * 4)?;
