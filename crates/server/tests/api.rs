@@ -8,7 +8,7 @@ use changeover_store::Engine;
 use changeover_store::test_utils::TestLocation;
 use reqwest::StatusCode;
 
-use crate::fixtures::{record, row};
+use crate::fixtures::{record, row, user_with_token};
 
 async fn api_refuses_and_serves(engine: Engine) -> anyhow::Result<()> {
     let location = TestLocation::new(engine).await;
@@ -297,19 +297,7 @@ async fn api_refuses_and_serves_postgres() -> anyhow::Result<()> {
 async fn maintenance_refuses_changes_outside_the_upgrade() -> anyhow::Result<()> {
     let location = TestLocation::new(Engine::Sqlite).await;
     let store = location.open().await;
-    let cli = Actor {
-        name: "setup",
-        peer: "cli",
-    };
-    auth::add_user(
-        &store,
-        &cli,
-        "ada",
-        Role::Admin,
-        &Secret::new("a long enough password"),
-    )
-    .await?;
-    let token = auth::issue_token(&store, &cli, "ada", "test").await?;
+    let token = user_with_token(&store, "ada", Role::Admin, "test").await?;
     store
         .upgrades()
         .insert(&row(&record("up-m", true)?)?)

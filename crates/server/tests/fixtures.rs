@@ -10,6 +10,7 @@ use changeover_core::Mode;
 use changeover_core::upgrade::{
     Announcement, NewUpgrade, PlanShape, Status, Timestamp, UpgradeRecord,
 };
+use changeover_server::auth::{self, Actor, Role, Secret};
 use changeover_server::gateway::{Gateway, GatewayConfig, MaintenanceWatch};
 use changeover_store::Store;
 use changeover_store::upgrades::UpgradeRow;
@@ -132,4 +133,23 @@ pub async fn gateway(
             .await;
     });
     Ok((addr, task))
+}
+
+/// The password every test user gets (long enough for the policy).
+pub const PASSWORD: &str = "a long enough password";
+
+/// Adds user `name` with `role` (password [`PASSWORD`]), as `changeover user add` does,
+/// and returns an API token issued to them under `label`.
+pub async fn user_with_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    label: &str,
+) -> anyhow::Result<Secret> {
+    let setup = Actor {
+        name: "setup",
+        peer: "cli",
+    };
+    auth::add_user(store, &setup, name, role, &Secret::new(PASSWORD)).await?;
+    Ok(auth::issue_token(store, &setup, name, label).await?)
 }

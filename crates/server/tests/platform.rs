@@ -15,7 +15,7 @@ use changeover_engine::console::{Console, Versions};
 use changeover_engine::settings::PlatformSettings;
 use changeover_engine::upgrade::UpgradeRecord;
 use changeover_server::api::Api;
-use changeover_server::auth::{self, Actor, Role, Secret};
+use changeover_server::auth::Role;
 use changeover_store::test_utils::TestLocation;
 use changeover_store::{Engine, Store};
 
@@ -116,25 +116,13 @@ impl Served {
         }
         let location = TestLocation::new(Engine::Sqlite).await;
         let store = location.open().await;
-        let setup = Actor {
-            name: "setup",
-            peer: "cli",
-        };
         let mut tokens = HashMap::new();
         for (name, role) in [
             ("ada", Role::Admin),
             ("otto", Role::Operator),
             ("vera", Role::Viewer),
         ] {
-            auth::add_user(
-                &store,
-                &setup,
-                name,
-                role,
-                &Secret::new("a long enough password"),
-            )
-            .await?;
-            let token = auth::issue_token(&store, &setup, name, "test").await?;
+            let token = crate::fixtures::user_with_token(&store, name, role, "test").await?;
             tokens.insert(name, token.expose().to_owned());
         }
         let versions = Arc::new(BundleVersions {

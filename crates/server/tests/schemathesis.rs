@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 
 use changeover_server::api::Api;
-use changeover_server::auth::{self, Actor, Role, Secret};
+use changeover_server::auth::Role;
 use changeover_store::Engine;
 use changeover_store::test_utils::TestLocation;
 
-use crate::fixtures::{record, row};
+use crate::fixtures::{record, row, user_with_token};
 
 fn schemathesis() -> PathBuf {
     let venv = std::env::var_os("CHANGEOVER_SCHEMATHESIS")
@@ -31,19 +31,7 @@ async fn schemathesis_finds_no_server_error() -> anyhow::Result<()> {
     let bin = schemathesis();
     let location = TestLocation::new(Engine::Sqlite).await;
     let store = location.open().await;
-    let cli = Actor {
-        name: "setup",
-        peer: "cli",
-    };
-    auth::add_user(
-        &store,
-        &cli,
-        "ada",
-        Role::Admin,
-        &Secret::new("a long enough password"),
-    )
-    .await?;
-    let token = auth::issue_token(&store, &cli, "ada", "schemathesis").await?;
+    let token = user_with_token(&store, "ada", Role::Admin, "schemathesis").await?;
     store
         .upgrades()
         .insert(&row(&record("up-st", false)?)?)

@@ -14,7 +14,7 @@ use changeover_store::test_utils::TestLocation;
 use super::platform::{SamplePlatform, wait_step};
 use super::webdriver::Browser;
 
-const PASSWORD: &str = "a long enough password";
+use crate::fixtures::PASSWORD;
 
 /// A guard against hanging, not a measurement.
 const STEP_GUARD: Duration = Duration::from_secs(180);

@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use super::webdriver::Browser;
 use crate::fixtures::record;
 
-const PASSWORD: &str = "a long enough password";
+use crate::fixtures::PASSWORD;
 
 /// A full-downtime record in maintenance mode at its force-terminate step: one instance
 /// terminated, one still running, a log with a line of that step.

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::platform::{SamplePlatform, wait_step};
 use super::webdriver::Browser;
 
-const PASSWORD: &str = "a long enough password";
+use crate::fixtures::PASSWORD;
 
 /// How long one step of the real platform may take before the test gives up (a guard, not
 /// a measurement: upgrading applications builds nothing, it restarts two processes).
