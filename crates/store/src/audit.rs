@@ -6,7 +6,7 @@
 //! - Entries are returned newest first, in the order they were appended.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -29,8 +29,8 @@ pub struct NewAuditEntry<'a> {
     pub detail: &'a str,
 }
 
-/// An entry as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An entry as stored (and as `GET /api/v1/audit` sends it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,

@@ -1,5 +1,6 @@
 //! `changeover audit`: the audit log, newest first.
 
+use changeover_store::audit::AuditEntry;
 use clap::Args as ClapArgs;
 
 use crate::context::Context;
@@ -23,27 +24,14 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         if ctx.json {
             return output::json(&entries);
         }
-        crate::remote::audit::rows(&entries)
+        rows(&entries)
     } else {
         let store = ctx.store().await?;
         let entries = store.audit().recent(args.limit).await?;
         if ctx.json {
             return output::json(&entries);
         }
-        entries
-            .iter()
-            .map(|e| {
-                vec![
-                    output::when(e.at),
-                    e.actor.clone(),
-                    e.action.clone(),
-                    e.target.clone(),
-                    e.peer.clone(),
-                    e.outcome.clone(),
-                    e.detail.clone(),
-                ]
-            })
-            .collect()
+        rows(&entries)
     };
     if rows.is_empty() {
         println!("the audit log is empty");
@@ -59,4 +47,22 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         )
     );
     Ok(())
+}
+
+/// The rows `changeover audit` prints, from the local store or the server.
+fn rows(entries: &[AuditEntry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .map(|e| {
+            vec![
+                output::when(e.at),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone(),
+                e.peer.clone(),
+                e.outcome.clone(),
+                e.detail.clone(),
+            ]
+        })
+        .collect()
 }
