@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use changeover_core::compat::{self, Selection};
 use changeover_core::upgrade::{Action, Announcement, Mark, Mode, Status, UpgradeRecord};
@@ -80,34 +82,75 @@ enum Then {
     Stay,
 }
 
-/// Claims record `id`, runs `op` on the console, audits it, and drives the record.
-async fn act<F>(
-    api: &Api,
-    caller: &Caller,
+/// An action on an existing record, as every such handler is called: the server, who
+/// calls, from where, and the record's id from the path.
+pub struct Call {
+    api: Api,
+    caller: Caller,
     peer: SocketAddr,
-    id: &str,
-    action: &str,
-    then: Then,
-    op: F,
-) -> Answer
-where
-    F: AsyncFnOnce(&console::Console) -> Result<UpgradeRecord, ApiError>,
-{
-    let result = async {
-        let platform = platform(api)?;
-        known(api, id).await?;
-        let claim = platform.claim(&api.store, id).await?;
-        let record = op(&platform.console).await?;
-        Ok((platform, claim, record))
+    id: String,
+}
+
+impl FromRequestParts<Api> for Call {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Call, Response> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, api)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Extension(caller) = Extension::<Caller>::from_request_parts(parts, api)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Path(id) = Path::<String>::from_request_parts(parts, api)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Call {
+            api: api.clone(),
+            caller,
+            peer,
+            id,
+        })
     }
-    .await;
-    let (platform, claim, record) = audited(api, caller, peer, action, id, result).await?;
-    match then {
-        Then::Drive => {
-            platform.drive(claim, record.clone());
-            Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+impl Call {
+    /// Claims the record, runs `op` on the console with the record's id, audits it as
+    /// `action`, and drives the record on or not.
+    async fn act<F>(&self, action: &str, then: Then, op: F) -> Answer
+    where
+        F: AsyncFnOnce(&console::Console, &str) -> Result<UpgradeRecord, ApiError>,
+    {
+        let result = async {
+            let platform = platform(&self.api)?;
+            known(&self.api, &self.id).await?;
+            let claim = platform.claim(&self.api.store, &self.id).await?;
+            let record = op(&platform.console, &self.id).await?;
+            Ok((platform, claim, record))
         }
-        Then::Stay => Ok((StatusCode::OK, Json(record))),
+        .await;
+        let (platform, claim, record) = self.audited(action, result).await?;
+        match then {
+            Then::Drive => {
+                platform.drive(claim, record.clone());
+                Ok((StatusCode::ACCEPTED, Json(record)))
+            }
+            Then::Stay => Ok((StatusCode::OK, Json(record))),
+        }
+    }
+
+    async fn audited<T>(&self, action: &str, result: Result<T, ApiError>) -> Result<T, ApiError> {
+        audited(&self.api, &self.caller, self.peer, action, &self.id, result).await
+    }
+}
+
+/// The audit action with the operator's reason, cut to [`MAX_REASON_CHARS`].
+fn with_reason(action: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => {
+            let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
+            format!("{action} reason={reason:?}")
+        }
+        None => action.to_owned(),
     }
 }
 
@@ -202,55 +245,27 @@ pub async fn start(
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
-pub async fn next(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: Result<Json<Empty>, JsonRejection>,
-) -> Answer {
+pub async fn next(call: Call, body: Result<Json<Empty>, JsonRejection>) -> Answer {
     let body = bad_json(body);
-    act(
-        &api,
-        &caller,
-        peer,
-        &id,
-        "upgrade.next",
-        Then::Drive,
-        async |c| {
-            body?;
-            // A record left mid-step (its driver died: a killed server or CLI) is resumed
-            // as it stands; the claim made sure nobody drives it now.
-            let record = c.active_as(Some(&id)).await?;
-            if record.status != Status::Configuring && print::stopped_at(&record).is_none() {
-                return Ok(record);
-            }
-            Ok(c.apply_action(Some(&id), Action::Next).await?)
-        },
-    )
+    call.act("upgrade.next", Then::Drive, async |c, id| {
+        body?;
+        // A record left mid-step (its driver died: a killed server or CLI) is resumed as
+        // it stands; the claim made sure nobody drives it now.
+        let record = c.active_as(Some(id)).await?;
+        if record.status != Status::Configuring && print::stopped_at(&record).is_none() {
+            return Ok(record);
+        }
+        Ok(c.apply_action(Some(id), Action::Next).await?)
+    })
     .await
 }
 
-pub async fn retry(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: Result<Json<Empty>, JsonRejection>,
-) -> Answer {
+pub async fn retry(call: Call, body: Result<Json<Empty>, JsonRejection>) -> Answer {
     let body = bad_json(body);
-    act(
-        &api,
-        &caller,
-        peer,
-        &id,
-        "upgrade.retry",
-        Then::Drive,
-        async |c| {
-            body?;
-            Ok(c.apply_action(Some(&id), Action::Retry).await?)
-        },
-    )
+    call.act("upgrade.retry", Then::Drive, async |c, id| {
+        body?;
+        Ok(c.apply_action(Some(id), Action::Retry).await?)
+    })
     .await
 }
 
@@ -265,27 +280,13 @@ pub struct SkipRequest {
     reason: Option<String>,
 }
 
-pub async fn skip(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: Result<Json<SkipRequest>, JsonRejection>,
-) -> Answer {
+pub async fn skip(call: Call, body: Result<Json<SkipRequest>, JsonRejection>) -> Answer {
     let body = bad_json(body);
-    let what = match &body {
-        Ok(SkipRequest {
-            reason: Some(reason),
-            ..
-        }) => {
-            let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
-            format!("upgrade.skip reason={reason:?}")
-        }
-        _ => "upgrade.skip".to_owned(),
-    };
-    act(&api, &caller, peer, &id, &what, Then::Drive, async |c| {
+    let reason = body.as_ref().ok().and_then(|b| b.reason.as_deref());
+    let what = with_reason("upgrade.skip", reason);
+    call.act(&what, Then::Drive, async |c, id| {
         let accept_risk = body?.accept_risk;
-        Ok(c.apply_action(Some(&id), Action::Skip { accept_risk })
+        Ok(c.apply_action(Some(id), Action::Skip { accept_risk })
             .await?)
     })
     .await
@@ -299,27 +300,13 @@ pub struct TerminateRequest {
     rerun: bool,
 }
 
-pub async fn terminate(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: Result<Json<TerminateRequest>, JsonRejection>,
-) -> Answer {
+pub async fn terminate(call: Call, body: Result<Json<TerminateRequest>, JsonRejection>) -> Answer {
     let body = bad_json(body);
-    act(
-        &api,
-        &caller,
-        peer,
-        &id,
-        "upgrade.terminate",
-        Then::Drive,
-        async |c| {
-            let rerun = body?.rerun;
-            Ok(c.apply_action(Some(&id), Action::Terminate { rerun })
-                .await?)
-        },
-    )
+    call.act("upgrade.terminate", Then::Drive, async |c, id| {
+        let rerun = body?.rerun;
+        Ok(c.apply_action(Some(id), Action::Terminate { rerun })
+            .await?)
+    })
     .await
 }
 
@@ -331,10 +318,7 @@ pub struct ForceTerminateRequest {
 }
 
 pub async fn force_terminate(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    call: Call,
     body: Result<Json<ForceTerminateRequest>, JsonRejection>,
 ) -> Answer {
     let body = bad_json(body);
@@ -342,9 +326,9 @@ pub async fn force_terminate(
         Ok(b) => format!("upgrade.force-terminate mark={:?}", b.mark).to_lowercase(),
         Err(_) => "upgrade.force-terminate".to_owned(),
     };
-    act(&api, &caller, peer, &id, &what, Then::Stay, async |c| {
+    call.act(&what, Then::Stay, async |c, id| {
         let mark = body?.mark.into();
-        Ok(c.apply_action(Some(&id), Action::ForceTerminate { mark })
+        Ok(c.apply_action(Some(id), Action::ForceTerminate { mark })
             .await?)
     })
     .await
@@ -396,26 +380,12 @@ impl From<MarkName> for Mark {
     }
 }
 
-pub async fn rollback(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: Result<Json<Empty>, JsonRejection>,
-) -> Answer {
+pub async fn rollback(call: Call, body: Result<Json<Empty>, JsonRejection>) -> Answer {
     let body = bad_json(body);
-    act(
-        &api,
-        &caller,
-        peer,
-        &id,
-        "upgrade.rollback",
-        Then::Drive,
-        async |c| {
-            body?;
-            Ok(c.begin_rollback(&id).await?)
-        },
-    )
+    call.act("upgrade.rollback", Then::Drive, async |c, id| {
+        body?;
+        Ok(c.begin_rollback(id).await?)
+    })
     .await
 }
 
@@ -439,26 +409,20 @@ pub struct TasksRequest {
     all: Option<bool>,
 }
 
-pub async fn tasks(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: Result<Json<TasksRequest>, JsonRejection>,
-) -> Answer {
+pub async fn tasks(call: Call, body: Result<Json<TasksRequest>, JsonRejection>) -> Answer {
     let body = bad_json(body);
     let what = match &body {
         Ok(b) => format!("upgrade.tasks {:?}", b.action).to_lowercase(),
         Err(_) => "upgrade.tasks".to_owned(),
     };
-    act(&api, &caller, peer, &id, &what, Then::Drive, async |c| {
+    call.act(&what, Then::Drive, async |c, id| {
         let body = body?;
         let selection = selected(body.ids, body.all, "ids")?;
         let action = match body.action {
             TaskVerb::Terminate => TaskAction::Terminate,
             TaskVerb::Rerun => TaskAction::Rerun,
         };
-        Ok(c.tasks(Some(&id), action, selection).await?)
+        Ok(c.tasks(Some(id), action, selection).await?)
     })
     .await
 }
@@ -485,10 +449,7 @@ pub struct DataUpdatesRequest {
 }
 
 pub async fn data_updates(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    call: Call,
     body: Result<Json<DataUpdatesRequest>, JsonRejection>,
 ) -> Answer {
     let body = bad_json(body);
@@ -501,9 +462,10 @@ pub async fn data_updates(
         ..
     }) = &body
     {
-        return stop_data_updates(&api, &caller, peer, &id, &what, body).await;
+        return stop_data_updates(&call, &what, body).await;
     }
-    act(&api, &caller, peer, &id, &what, Then::Drive, async |c| {
+    let caller = &call.caller.name;
+    call.act(&what, Then::Drive, async |c, id| {
         let body = body?;
         let selection = selected(body.names, body.all, "names")?;
         let action = match body.action {
@@ -511,7 +473,7 @@ pub async fn data_updates(
             DataUpdateVerb::Skip => DataUpdateAction::Skip,
             DataUpdateVerb::Stop => DataUpdateAction::Stop,
         };
-        Ok(c.data_updates(Some(&id), action, selection, &caller.name)
+        Ok(c.data_updates(Some(id), action, selection, caller)
             .await?
             .record()
             .clone())
@@ -523,26 +485,28 @@ pub async fn data_updates(
 /// the upgrade (this server or another), so the record is not claimed (its driver holds
 /// it) and not driven here. 202: the driver stops the tasks within a second.
 async fn stop_data_updates(
-    api: &Api,
-    caller: &Caller,
-    peer: SocketAddr,
-    id: &str,
+    call: &Call,
     what: &str,
     body: Result<DataUpdatesRequest, ApiError>,
 ) -> Answer {
     let result = async {
-        let platform = platform(api)?;
-        known(api, id).await?;
+        let platform = platform(&call.api)?;
+        known(&call.api, &call.id).await?;
         let body = body?;
         let selection = selected(body.names, body.all, "names")?;
         let done = platform
             .console
-            .data_updates(Some(id), DataUpdateAction::Stop, selection, &caller.name)
+            .data_updates(
+                Some(&call.id),
+                DataUpdateAction::Stop,
+                selection,
+                &call.caller.name,
+            )
             .await?;
         Ok(done.record().clone())
     }
     .await;
-    let record = audited(api, caller, peer, what, id, result).await?;
+    let record = call.audited(what, result).await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
@@ -555,24 +519,16 @@ pub struct OverruleRequest {
 }
 
 /// Overrules a failed verification verdict in the caller's name, then drives the record on.
-pub async fn overrule(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: Result<Json<OverruleRequest>, JsonRejection>,
-) -> Answer {
+pub async fn overrule(call: Call, body: Result<Json<OverruleRequest>, JsonRejection>) -> Answer {
     let body = bad_json(body);
-    let what = match &body {
-        Ok(b) => {
-            let reason: String = b.reason.chars().take(MAX_REASON_CHARS).collect();
-            format!("upgrade.overrule reason={reason:?}")
-        }
-        Err(_) => "upgrade.overrule".to_owned(),
-    };
-    act(&api, &caller, peer, &id, &what, Then::Drive, async |c| {
+    let what = with_reason(
+        "upgrade.overrule",
+        body.as_ref().ok().map(|b| b.reason.as_str()),
+    );
+    let caller = &call.caller.name;
+    call.act(&what, Then::Drive, async |c, id| {
         let reason = body?.reason;
-        Ok(c.overrule(Some(&id), &caller.name, &reason).await?)
+        Ok(c.overrule(Some(id), caller, &reason).await?)
     })
     .await
 }
