@@ -7,6 +7,7 @@ mod fixtures;
 mod gateway;
 mod platform;
 mod rolling;
+mod sample;
 mod schemathesis;
 mod upgrade_http;
 mod users;

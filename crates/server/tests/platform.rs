@@ -1,45 +1,21 @@
 //! A running sample platform at 1.0.0 (SQLite metadata, long-running workflows) and a
 //! `changeover serve` API acting on it, with an admin, an operator and a viewer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use changeover_drivers::{ContractClient, ProcessDriver, SchedulerAdapter};
-use changeover_engine::adapter::store::{StoreLease, StoreRecords};
 use changeover_engine::catalog::BundleVersions;
-use changeover_engine::console::{Console, Versions};
-use changeover_engine::settings::PlatformSettings;
 use changeover_engine::upgrade::UpgradeRecord;
 use changeover_server::api::Api;
 use changeover_server::auth::Role;
+use changeover_store::Engine;
 use changeover_store::test_utils::TestLocation;
-use changeover_store::{Engine, Store};
 
-/// The directory of the sample platform's binaries (built once per test run).
-fn bin_dir() -> PathBuf {
-    crate::rolling::dataservice_bin()
-        .parent()
-        .expect("a bin dir")
-        .to_owned()
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// The bundles of `bundles/sample/` by version.
-pub fn bundle(version: &str) -> anyhow::Result<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bundles/sample")
-        .join(format!("{version}.yaml"));
-    Ok(std::fs::read(path)?)
-}
+use crate::sample::{PlatformDir, catalog_versions};
+pub use crate::sample::{bundle, console};
 
 pub struct Served {
     pub addr: SocketAddr,
@@ -51,7 +27,7 @@ pub struct Served {
     pub driver: Arc<ProcessDriver>,
     _location: TestLocation,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    _dir: tempfile::TempDir,
+    platform: PlatformDir,
 }
 
 impl Drop for Served {
@@ -61,59 +37,12 @@ impl Drop for Served {
     }
 }
 
-/// The engine's console over `store` as `changeover serve` builds it.
-pub fn console(store: &Store, versions: Arc<BundleVersions>, holder: &str) -> Console {
-    Console {
-        store: Arc::new(StoreRecords(store.clone())),
-        lease: Arc::new(StoreLease {
-            store: store.clone(),
-        }),
-        settings: versions.settings.clone(),
-        versions,
-        holder: format!("{holder}-{}", std::process::id()),
-        progress: false,
-        json: false,
-    }
-}
-
 impl Served {
     /// The API over a fresh store, acting on a sample platform not started yet (its
     /// workflows are in the metadata database; [`Served::start_platform`] starts 1.0.0).
     pub async fn new(workflows: usize, task_secs: u32) -> anyhow::Result<Served> {
-        let bin_dir = bin_dir();
-        let dir = tempfile::tempdir()?;
-        let data_dir = dir.path().join("data");
-        std::fs::create_dir_all(&data_dir)?;
-        let meta = dir.path().join("meta.db");
-        let wal = Command::new("sqlite3")
-            .arg(&meta)
-            .arg("PRAGMA journal_mode=WAL;")
-            .output()?;
-        anyhow::ensure!(wal.status.success(), "sqlite3 failed");
-        let metadb_url = format!("sqlite://{}?mode=rwc", meta.display());
-        let ports: BTreeMap<String, u16> = [
-            ("scheduler".to_owned(), free_port()?),
-            ("dataservice".to_owned(), free_port()?),
-        ]
-        .into();
-        let settings = PlatformSettings {
-            bin_dir: bin_dir.clone(),
-            data_dir,
-            contract_url: format!("http://127.0.0.1:{}", ports["scheduler"]),
-            metadb_url: Some(metadb_url.clone()),
-        };
-        for i in 0..workflows {
-            let out = Command::new(bin_dir.join("sample-scheduler"))
-                .args(["--db", &metadb_url, "workflow", "add", &format!("wf{i}")])
-                .args(["--cron", "*/2 * * * * *", "--tenant", "t1"])
-                .args(["--task", &format!("sleep {task_secs}")])
-                .output()?;
-            anyhow::ensure!(
-                out.status.success(),
-                "workflow add: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        let tenants = vec!["t1"; workflows];
+        let platform = PlatformDir::new(&tenants, task_secs)?;
         let location = TestLocation::new(Engine::Sqlite).await;
         let store = location.open().await;
         let mut tokens = HashMap::new();
@@ -125,13 +54,7 @@ impl Served {
             let token = crate::fixtures::user_with_token(&store, name, role, "test").await?;
             tokens.insert(name, token.expose().to_owned());
         }
-        let versions = Arc::new(BundleVersions {
-            platform: "sample".into(),
-            settings: settings.clone(),
-            bundles: Default::default(),
-            store: Some(store.clone()),
-            ports,
-        });
+        let versions = catalog_versions(&store, &platform, platform.ports.clone());
         let console = console(&store, versions.clone(), "serve-test");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -141,38 +64,26 @@ impl Served {
             http: reqwest::Client::builder().no_proxy().build()?,
             tokens,
             versions,
-            client: ContractClient::new(&settings.contract_url)?,
-            driver: Arc::new(ProcessDriver::open(settings.process_state_dir())?),
+            client: ContractClient::new(&platform.settings.contract_url)?,
+            driver: Arc::new(platform.driver()?),
             _location: location,
             server,
-            _dir: dir,
+            platform,
         })
     }
 
     /// Starts the platform's applications at `version` (its bundle must be uploaded) and
     /// waits until a workflow instance runs.
     pub async fn start_platform(&self, version: &str) -> anyhow::Result<()> {
-        let resolved = self
-            .versions
-            .resolve(version)
+        let client = &self.client;
+        self.platform
+            .start(&self.versions, version, &self.driver, async || {
+                client
+                    .running_instances()
+                    .await
+                    .is_ok_and(|r| !r.is_empty())
+            })
             .await
-            .map_err(anyhow::Error::msg)?;
-        for app in &resolved.applications {
-            self.driver.start(app).await?;
-        }
-        for _ in 0..120 {
-            if self
-                .client
-                .running_instances()
-                .await
-                .map(|r| !r.is_empty())
-                .unwrap_or(false)
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        anyhow::bail!("no workflow instance ran within 30 s")
     }
 
     /// The API's store, opened again.

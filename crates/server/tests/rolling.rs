@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use changeover_drivers::process::{AppSpec, HealthCheck, Probe, ProcessDriver, Strategy};
@@ -13,25 +12,10 @@ use changeover_store::test_utils::TestLocation;
 use crate::fixtures::gateway;
 
 /// `sample-dataservice`, built once per test run with the workspace's cargo.
-pub fn dataservice_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "sample-platform", "--bins"])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build for the sample platform");
-        assert!(status.success(), "building the sample platform failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .map(|d| if d.is_absolute() { d } else { root.join(d) })
-            .unwrap_or_else(|| root.join("target"));
-        let bin = target.join("debug").join("sample-dataservice");
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
+fn dataservice_bin() -> PathBuf {
+    crate::sample::bin_dir()
+        .expect("the sample platform's binaries")
+        .join("sample-dataservice")
 }
 
 fn spec(dir: &Path, version: &str) -> AppSpec {
