@@ -1,5 +1,6 @@
-//! A small W3C WebDriver client over reqwest, driving Debian's headless Chromium through
-//! `chromedriver`: just what the console's browser tests need.
+//! The console's browser tests drive Debian's headless Chromium through `chromedriver` with
+//! fantoccini; [`Browser`] adds what the tests need on top: starting chromedriver, waiting
+//! for elements and texts on pages that redraw every second, and full-page screenshots.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -7,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-
-/// The key W3C WebDriver names element references with.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// How long a wait polls before it fails (a guard against hanging, not a measurement).
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -28,9 +29,7 @@ fn executable(name: &str, env_var: &str) -> Option<PathBuf> {
 
 /// A running `chromedriver` and one headless Chromium session.
 pub struct Browser {
-    http: reqwest::Client,
-    base: String,
-    session: String,
+    client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -75,30 +74,21 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", chromedriver.display()))?;
+        let mut driver = driver;
         let profile = tempfile::tempdir()?;
-        let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
-        let mut browser = Browser {
-            http,
-            base,
-            session: String::new(),
-            driver,
-            _profile: profile,
-        };
+        let http = reqwest::Client::builder().no_proxy().build()?;
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let ready = browser
-                .http
-                .get(format!("{}/status", browser.base))
+            let ready = http
+                .get(format!("{base}/status"))
                 .send()
                 .await
-                .ok()
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
+                .is_ok_and(|r| r.status().is_success());
             if ready {
                 break;
             }
-            if let Some(status) = browser.driver.try_wait()? {
+            if let Some(status) = driver.try_wait()? {
                 bail!("{} exited at start: {status}", chromedriver.display());
             }
             if tokio::time::Instant::now() > deadline {
@@ -106,7 +96,7 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let args = vec![
+        let args = [
             "--headless".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
@@ -119,97 +109,60 @@ impl Browser {
             "--disable-crash-reporter".to_owned(),
             "--disable-breakpad".to_owned(),
             "--window-size=1280,1000".to_owned(),
-            format!("--user-data-dir={}", browser._profile.path().display()),
+            format!("--user-data-dir={}", profile.path().display()),
         ];
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium.display().to_string(), "args": args},
-        }}});
-        let v = browser
-            .call(reqwest::Method::POST, "/session", Some(caps))
-            .await?;
-        browser.session = v["sessionId"]
-            .as_str()
-            .ok_or_else(|| anyhow!("chromedriver gave no session id: {v}"))?
-            .to_owned();
-        Ok(browser)
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        let status = resp.status();
-        let v: Value = resp
-            .json()
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        if !status.is_success() {
-            bail!("webdriver {method} {path}: {status} {}", v["value"]);
-        }
-        Ok(v["value"].clone())
-    }
-
-    async fn session_call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        self.call(method, &format!("/session/{}{path}", self.session), body)
-            .await
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": chromium.display().to_string(), "args": args}),
+        );
+        let connected = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&base)
+            .await;
+        let client = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                bail!("chromedriver opened no session: {e}");
+            }
+        };
+        Ok(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
     }
 
     /// Ends the session (closes Chromium).
     pub async fn close(self) -> anyhow::Result<()> {
-        self.session_call(reqwest::Method::DELETE, "", None).await?;
+        self.client.clone().close().await?;
         Ok(())
     }
 
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
-        self.session_call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
-            .await?;
+        self.client.goto(url).await?;
         Ok(())
     }
 
     /// Runs `script` in the page (`arguments[0..]` are `args`) and returns its value.
     pub async fn eval(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
-        self.session_call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": args})),
-        )
-        .await
+        Ok(self.client.execute(script, args).await?)
     }
 
-    async fn find(&self, css: &str) -> anyhow::Result<Option<String>> {
-        let v = self
-            .session_call(
-                reqwest::Method::POST,
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await?;
-        Ok(v.as_array()
-            .and_then(|a| a.first())
-            .and_then(|e| e[ELEMENT].as_str())
-            .map(str::to_owned))
+    async fn find(&self, css: &str) -> anyhow::Result<Option<Element>> {
+        Ok(self
+            .client
+            .find_all(Locator::Css(css))
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// The element matching `css`, waiting for it to appear.
-    async fn element(&self, css: &str) -> anyhow::Result<String> {
+    async fn element(&self, css: &str) -> anyhow::Result<Element> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(e) = self.find(css).await? {
@@ -246,50 +199,25 @@ impl Browser {
         }
         let mut tries = 0;
         loop {
-            let e = self.element(css).await?;
-            let done = self
-                .session_call(
-                    reqwest::Method::POST,
-                    &format!("/element/{e}/click"),
-                    Some(json!({})),
-                )
-                .await;
-            match done {
-                Ok(_) => return Ok(()),
-                Err(err) if tries < 5 && err.to_string().contains("stale element") => {
-                    tries += 1;
-                }
-                Err(err) => return Err(err.context(format!("clicking `{css}`"))),
+            match self.element(css).await?.click().await {
+                Ok(()) => return Ok(()),
+                Err(err) if tries < 5 && err.is_stale_element_reference() => tries += 1,
+                Err(err) => return Err(anyhow!(err).context(format!("clicking `{css}`"))),
             }
         }
     }
 
     pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
         let e = self.element(css).await?;
-        self.session_call(
-            reqwest::Method::POST,
-            &format!("/element/{e}/clear"),
-            Some(json!({})),
-        )
-        .await?;
-        self.session_call(
-            reqwest::Method::POST,
-            &format!("/element/{e}/value"),
-            Some(json!({"text": text})),
-        )
-        .await?;
+        e.clear().await?;
+        e.send_keys(text).await?;
         Ok(())
     }
 
     /// Puts the file at `path` into the `<input type=file>` at `css`.
     pub async fn choose_file(&self, css: &str, path: &Path) -> anyhow::Result<()> {
         let e = self.element(css).await?;
-        self.session_call(
-            reqwest::Method::POST,
-            &format!("/element/{e}/value"),
-            Some(json!({"text": path.display().to_string()})),
-        )
-        .await?;
+        e.send_keys(&path.display().to_string()).await?;
         Ok(())
     }
 
@@ -297,19 +225,15 @@ impl Browser {
     pub async fn accept_dialog(&self) -> anyhow::Result<String> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            match self
-                .session_call(reqwest::Method::GET, "/alert/text", None)
-                .await
-            {
+            match self.client.get_alert_text().await {
                 Ok(text) => {
-                    self.session_call(reqwest::Method::POST, "/alert/accept", Some(json!({})))
-                        .await?;
-                    return Ok(text.as_str().unwrap_or_default().to_owned());
+                    self.client.accept_alert().await?;
+                    return Ok(text);
                 }
-                Err(err) if tokio::time::Instant::now() < deadline => {
-                    pause_before_retry(&err).await;
+                Err(err) if err.is_no_such_alert() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(err) => return Err(err.context("no dialog opened")),
+                Err(err) => return Err(anyhow!(err).context("no dialog opened")),
             }
         }
     }
@@ -417,16 +341,9 @@ impl Browser {
             .await?
             .as_u64()
             .unwrap_or(1000);
-        self.session_call(
-            reqwest::Method::POST,
-            "/window/rect",
-            Some(json!({"width": 1280, "height": (height + 140).clamp(1000, 6000)})),
-        )
-        .await?;
-        let v = self
-            .session_call(reqwest::Method::GET, "/screenshot", None)
-            .await?;
-        let png = decode_base64(v.as_str().unwrap_or_default())?;
+        let height = u32::try_from((height + 140).clamp(1000, 6000)).unwrap_or(6000);
+        self.client.set_window_size(1280, height).await?;
+        let png = self.client.screenshot().await?;
         if !png.starts_with(b"\x89PNG") {
             bail!("the screenshot {name} is not a PNG");
         }
@@ -434,49 +351,4 @@ impl Browser {
         std::fs::write(&path, png)?;
         Ok(path)
     }
-}
-
-async fn pause_before_retry(_why: &anyhow::Error) {
-    tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-/// Standard base64 (the screenshot's encoding).
-fn decode_base64(s: &str) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' | b'\n' | b'\r' => continue,
-            other => bail!("not base64: byte {other}"),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
-}
-
-#[test]
-fn base64_decodes_the_rfc_4648_vectors() {
-    for (plain, coded) in [
-        ("", ""),
-        ("f", "Zg=="),
-        ("fo", "Zm8="),
-        ("foo", "Zm9v"),
-        ("foob", "Zm9vYg=="),
-        ("fooba", "Zm9vYmE="),
-        ("foobar", "Zm9vYmFy"),
-    ] {
-        assert_eq!(decode_base64(coded).unwrap(), plain.as_bytes());
-    }
-    assert!(decode_base64("Zm9v*").is_err());
 }
