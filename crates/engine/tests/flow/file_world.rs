@@ -6,12 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use changeover_engine::port::*;
 use changeover_engine::upgrade::verify::{FailedInstance, StatusCount};
 use changeover_engine::upgrade::{Date, ToggleState, UpgradeRecord};
+use changeover_engine::{AppSpec, Engine, Platform, Target, TaskSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,5 +282,47 @@ impl Records for FileWorld {
     async fn save(&self, record: &UpgradeRecord) -> Result<(), PortError> {
         write_atomic(&self.record, &serde_json::to_vec(record)?)?;
         Ok(())
+    }
+}
+
+/// The engine of the flow tests over `port`, a stub that is the whole platform and the
+/// record store: the target of every flow test (a scheduler and a rolling always-on data
+/// service, one metadata database, a blocking and a non-blocking data update, one hook
+/// each side), waiting at most `max_wait` between looks.
+pub fn engine_over<P>(port: Arc<P>, max_wait: Duration) -> Engine
+where
+    P: Scheduler + Applications + Databases + Hooks + Records + 'static,
+{
+    let app = |name: &str, rolling: bool| AppSpec {
+        name: name.into(),
+        always_on: rolling,
+        rolling,
+    };
+    let task = |name: &str, blocking: bool| TaskSpec {
+        name: name.into(),
+        blocking,
+        skippable: true,
+        manual_start: false,
+    };
+    Engine {
+        platform: Platform {
+            scheduler: port.clone(),
+            applications: port.clone(),
+            databases: port.clone(),
+            hooks: port.clone(),
+        },
+        target: Target {
+            applications: vec![app("scheduler", false), app("dataservice", true)],
+            previous_applications: Vec::new(),
+            databases: vec!["metadata".into()],
+            data_updates: vec![task("backfill_owner", true), task("refresh_stats", false)],
+            before_hooks: vec!["ha-off".into()],
+            after_hooks: vec!["ha-on".into()],
+            rule: Default::default(),
+        },
+        records: port,
+        requests: Arc::new(NoRequests),
+        max_wait,
+        background: Default::default(),
     }
 }

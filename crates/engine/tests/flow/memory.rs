@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use changeover_engine::Engine;
 use changeover_engine::port::*;
 use changeover_engine::upgrade::verify::{FailedInstance, StatusCount};
 use changeover_engine::upgrade::{ToggleState, UpgradeRecord};
-use changeover_engine::{AppSpec, Engine, Platform, Target, TaskSpec};
 
 #[derive(Default)]
 pub struct World {
@@ -67,52 +68,7 @@ impl Memory {
     }
 
     pub fn engine(&self) -> Engine {
-        let port = Arc::new(self.clone());
-        Engine {
-            platform: Platform {
-                scheduler: port.clone(),
-                applications: port.clone(),
-                databases: port.clone(),
-                hooks: port.clone(),
-            },
-            target: Target {
-                applications: vec![
-                    AppSpec {
-                        name: "scheduler".into(),
-                        always_on: false,
-                        rolling: false,
-                    },
-                    AppSpec {
-                        name: "dataservice".into(),
-                        always_on: true,
-                        rolling: true,
-                    },
-                ],
-                previous_applications: Vec::new(),
-                databases: vec!["metadata".into()],
-                data_updates: vec![
-                    TaskSpec {
-                        name: "backfill_owner".into(),
-                        blocking: true,
-                        skippable: true,
-                        manual_start: false,
-                    },
-                    TaskSpec {
-                        name: "refresh_stats".into(),
-                        blocking: false,
-                        skippable: true,
-                        manual_start: false,
-                    },
-                ],
-                before_hooks: vec!["ha-off".into()],
-                after_hooks: vec!["ha-on".into()],
-                rule: Default::default(),
-            },
-            records: port,
-            requests: std::sync::Arc::new(changeover_engine::port::NoRequests),
-            max_wait: std::time::Duration::from_millis(1),
-            background: Default::default(),
-        }
+        super::file_world::engine_over(Arc::new(self.clone()), Duration::from_millis(1))
     }
 }
 
