@@ -1,6 +1,6 @@
 pub mod db;
 mod hooks;
 mod metadb;
-mod processes;
+pub mod processes;
 mod requests;
 mod rolling;

@@ -7,12 +7,14 @@ use changeover_drivers::process::{AppSpec, HealthCheck, Probe, ProcessDriver};
 use changeover_engine::adapter::drivers::Processes;
 use changeover_engine::port::Applications;
 
-fn web(dir: &std::path::Path, version: &str) -> AppSpec {
+/// Application `name` at `version`: a python http server serving the version as its page
+/// from `dir/version`, healthy when it answers `/`.
+pub fn web_app(dir: &std::path::Path, name: &str, version: &str) -> AppSpec {
     let www = dir.join(version);
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("index.html"), version).unwrap();
     let mut spec = AppSpec::new(
-        "web",
+        name,
         version,
         [
             "python3",
@@ -36,6 +38,10 @@ fn web(dir: &std::path::Path, version: &str) -> AppSpec {
     };
     spec.drain_ms = 200;
     spec
+}
+
+fn web(dir: &std::path::Path, version: &str) -> AppSpec {
+    web_app(dir, "web", version)
 }
 
 struct Killed(Arc<ProcessDriver>);

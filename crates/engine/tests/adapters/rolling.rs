@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use changeover_drivers::process::{AppSpec, HealthCheck, Probe, ProcessDriver};
+use changeover_drivers::process::{AppSpec, ProcessDriver};
 use changeover_engine::adapter::drivers::Processes;
 use changeover_engine::upgrade::plan::PlanShape;
 use changeover_engine::upgrade::*;
@@ -13,33 +13,9 @@ use changeover_engine::{AppSpec as App, Engine, Platform, Stop, Target, now};
 
 use crate::flow::memory::Memory;
 
+/// The always-on data service at `version`, drained for 500 ms on the way out.
 fn web(dir: &std::path::Path, version: &str) -> AppSpec {
-    let www = dir.join(version);
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("index.html"), version).unwrap();
-    let mut spec = AppSpec::new(
-        "dataservice",
-        version,
-        [
-            "python3",
-            "-m",
-            "http.server",
-            "{port}",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .chain([www.display().to_string()])
-        .collect(),
-    );
-    spec.health = HealthCheck {
-        probe: Probe::Http { path: "/".into() },
-        timeout_ms: 1_000,
-        retries: 100,
-        interval_ms: 100,
-    };
+    let mut spec = super::processes::web_app(dir, "dataservice", version);
     spec.always_on = true;
     spec.drain_ms = 500;
     spec
