@@ -48,14 +48,22 @@ struct Databases {
         hide_env_values = true
     )]
     source: String,
+    #[command(flatten)]
+    target: TargetDb,
+}
+
+/// The 3.2 target database alone (what commands that read or write only the migration's
+/// state need).
+#[derive(Debug, clap::Args)]
+struct TargetDb {
     /// The 3.2 target database URL (mysql://, mariadb:// or postgres://).
     #[arg(
-        long,
+        long = "target",
         env = "CHANGEOVER_MIGRATE_TARGET",
         value_name = "URL",
         hide_env_values = true
     )]
-    target: String,
+    url: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,14 +92,8 @@ enum MigrateCommand {
         after_help = "Examples:\n  changeover migrate add-projects --target postgres://postgres@db/ds32 --projects billing"
     )]
     AddProjects {
-        /// The 3.2 target database URL.
-        #[arg(
-            long,
-            env = "CHANGEOVER_MIGRATE_TARGET",
-            value_name = "URL",
-            hide_env_values = true
-        )]
-        target: String,
+        #[command(flatten)]
+        target: TargetDb,
         /// Project names, comma-separated.
         #[arg(long, value_delimiter = ',', value_name = "NAMES", required = true)]
         projects: Vec<String>,
@@ -124,14 +126,8 @@ enum MigrateCommand {
         after_help = "Examples:\n  changeover migrate stop --target postgres://postgres@db/ds32\n  changeover migrate stop --target postgres://postgres@db/ds32 --wait --timeout 120"
     )]
     Stop {
-        /// The 3.2 target database URL.
-        #[arg(
-            long,
-            env = "CHANGEOVER_MIGRATE_TARGET",
-            value_name = "URL",
-            hide_env_values = true
-        )]
-        target: String,
+        #[command(flatten)]
+        target: TargetDb,
         /// Wait until the migrator has recorded that it stopped.
         #[arg(long)]
         wait: bool,
@@ -145,14 +141,8 @@ enum MigrateCommand {
         after_help = "Examples:\n  changeover migrate dead-letters --target postgres://postgres@db/ds32"
     )]
     DeadLetters {
-        /// The 3.2 target database URL.
-        #[arg(
-            long,
-            env = "CHANGEOVER_MIGRATE_TARGET",
-            value_name = "URL",
-            hide_env_values = true
-        )]
-        target: String,
+        #[command(flatten)]
+        target: TargetDb,
     },
     /// Move a project's schedules from the source to the target (or back with --revert).
     #[command(
@@ -201,7 +191,7 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             }
             let config = MigrationConfig {
                 source_url: db.source,
-                target_url: db.target,
+                target_url: db.target.url,
                 projects,
                 machine: u8::try_from(std::process::id() & 0x1f).unwrap_or(0),
                 server_id: 0x4000_0000 | (std::process::id() & 0x3fff_ffff),
@@ -214,7 +204,7 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             .map_err(to_failure)
         }
         MigrateCommand::AddProjects { target, projects } => {
-            let target = Target::connect(&target).await.map_err(to_failure)?;
+            let target = Target::connect(&target.url).await.map_err(to_failure)?;
             target.install_state().await.map_err(to_failure)?;
             target
                 .request_projects(&projects)
@@ -224,7 +214,7 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             Ok(())
         }
         MigrateCommand::Status { db, watch } => {
-            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            let target = Target::connect(&db.target.url).await.map_err(to_failure)?;
             let now = status(&db.source, &target).await.map_err(to_failure)?;
             let view = StatusView::of(&now);
             if ctx.json {
@@ -243,7 +233,7 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             Ok(())
         }
         MigrateCommand::Verify { db } => {
-            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            let target = Target::connect(&db.target.url).await.map_err(to_failure)?;
             let report = verify(&db.source, &target).await.map_err(to_failure)?;
             if ctx.json {
                 let view = VerifyView {
@@ -291,7 +281,7 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             wait,
             timeout,
         } => {
-            let target = Target::connect(&target).await.map_err(to_failure)?;
+            let target = Target::connect(&target.url).await.map_err(to_failure)?;
             if !target.request_stop().await.map_err(to_failure)? {
                 return Err(failed(
                     "no migrator has ever run against this target: there is nothing to stop",
@@ -324,7 +314,7 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             }
         }
         MigrateCommand::DeadLetters { target } => {
-            let target = Target::connect(&target).await.map_err(to_failure)?;
+            let target = Target::connect(&target.url).await.map_err(to_failure)?;
             let letters = target.dead_letters().await.map_err(to_failure)?;
             if ctx.json {
                 let view: Vec<(String, i64, String)> = letters
@@ -349,7 +339,7 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             revert: undo,
             timeout,
         } => {
-            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            let target = Target::connect(&db.target.url).await.map_err(to_failure)?;
             if undo {
                 let ids = revert(&db.source, &target, &project)
                     .await
@@ -371,9 +361,9 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             Ok(())
         }
         MigrateCommand::Cleanup { db } => {
-            let target = Target::connect(&db.target).await.map_err(to_failure)?;
+            let target = Target::connect(&db.target.url).await.map_err(to_failure)?;
             if db.source.starts_with("postgres") {
-                let (slot, publication) = replication_names(&db.target);
+                let (slot, publication) = replication_names(&db.target.url);
                 cleanup(&db.source, &slot, &publication)
                     .await
                     .map_err(to_failure)?;
