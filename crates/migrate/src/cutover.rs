@@ -3,20 +3,35 @@
 //! until the source is retired: the schedules that were online are remembered in the
 //! target (`changeover_cutover`).
 //!
-//! Caveat: schedules are switched by updating the rows. DolphinScheduler 3.2 creates its
-//! Quartz trigger only through its API, so after a cutover the operator (or the scheduler
-//! adapter) must call `POST /projects/{code}/schedules/{id}/online` for each listed schedule.
+//! Schedules of running schedulers are switched through their APIs ([`Switch::Api`], see
+//! [`crate::dsapi`] for why rows are not enough); [`Switch::Rows`] updates the rows alone,
+//! for rehearsals on copies where neither scheduler runs. A switch that fails part-way
+//! undoes what it did, so the project is never left scheduled in neither system or in both.
 
 use std::time::Duration;
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 
+use crate::dsapi::DsApi;
 use crate::engine::Engine;
 use crate::error::{MigrateError, db};
 use crate::migration::source_position;
 use crate::position::Position;
 use crate::target::Target;
 use crate::verify::verify;
+
+/// How a cutover switches schedules.
+#[derive(Debug, Clone)]
+pub enum Switch {
+    /// Through the 1.3 source's and the 3.2 target's APIs: what running schedulers need.
+    Api {
+        source: Box<DsApi>,
+        target: Box<DsApi>,
+    },
+    /// By updating `t_ds_schedules` rows only: for when neither scheduler runs (a running
+    /// 1.3 keeps firing an offlined schedule, a running 3.2 makes no trigger for it).
+    Rows,
+}
 
 /// What a cutover did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +41,137 @@ pub struct CutoverReport {
     pub source_schedules: Vec<i64>,
     /// Target definition codes whose schedules are now online in the target.
     pub target_definitions: Vec<i64>,
+}
+
+/// A target schedule: its id, its definition's code and its project's code.
+#[derive(Debug, Clone, Copy)]
+struct TargetSchedule {
+    id: i64,
+    definition_code: i64,
+    project_code: i64,
+}
+
+/// The source side of a switch.
+async fn switch_source(
+    switch: &Switch,
+    conn: &mut AnyConnection,
+    engine: Engine,
+    project: &str,
+    id: i64,
+    online: bool,
+) -> Result<(), MigrateError> {
+    match switch {
+        Switch::Api { source, .. } => source.switch_13(project, id, online).await,
+        Switch::Rows => {
+            let sql = format!(
+                "UPDATE t_ds_schedules SET release_state = {} WHERE id = {}",
+                i32::from(online),
+                engine.placeholder(1)
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(id)
+                .execute(conn)
+                .await
+                .map_err(db("switching a source schedule"))?;
+            Ok(())
+        }
+    }
+}
+
+/// The target side of a switch.
+async fn switch_target(
+    switch: &Switch,
+    target: &Target,
+    s: TargetSchedule,
+    online: bool,
+) -> Result<(), MigrateError> {
+    match switch {
+        Switch::Api { target: api, .. } => api.switch_32(s.project_code, s.id, online).await,
+        Switch::Rows => {
+            let sql = format!(
+                "UPDATE t_ds_schedules SET release_state = {} WHERE id = {}",
+                i32::from(online),
+                target.engine().placeholder(1)
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(s.id)
+                .execute(target.pool())
+                .await
+                .map_err(db("switching a target schedule"))?;
+            Ok(())
+        }
+    }
+}
+
+/// Switches the source schedules `ids` of `project`; if one fails, those already switched
+/// are switched back and the error says so.
+async fn switch_sources(
+    switch: &Switch,
+    source_url: &str,
+    project: &str,
+    ids: &[i64],
+    online: bool,
+) -> Result<(), MigrateError> {
+    let (mut conn, engine) = source_conn(source_url).await?;
+    for (n, id) in ids.iter().enumerate() {
+        if let Err(e) = switch_source(switch, &mut conn, engine, project, *id, online).await {
+            let mut undo_failed = Vec::new();
+            for done in &ids[..n] {
+                if switch_source(switch, &mut conn, engine, project, *done, !online)
+                    .await
+                    .is_err()
+                {
+                    undo_failed.push(*done);
+                }
+            }
+            return Err(undone(e, "source", &undo_failed));
+        }
+    }
+    conn.close()
+        .await
+        .map_err(db("closing the source connection"))?;
+    Ok(())
+}
+
+/// Switches the target schedules; if one fails, those already switched go back.
+async fn switch_targets(
+    switch: &Switch,
+    target: &Target,
+    schedules: &[TargetSchedule],
+    online: bool,
+) -> Result<(), MigrateError> {
+    for (n, s) in schedules.iter().enumerate() {
+        if let Err(e) = switch_target(switch, target, *s, online).await {
+            let mut undo_failed = Vec::new();
+            for done in &schedules[..n] {
+                if switch_target(switch, target, *done, !online).await.is_err() {
+                    undo_failed.push(done.id);
+                }
+            }
+            return Err(undone(e, "target", &undo_failed));
+        }
+    }
+    Ok(())
+}
+
+/// An error's sentence without the `cutover:` lead, to be part of another cutover error.
+fn reason(e: &MigrateError) -> String {
+    match e {
+        MigrateError::Cutover { reason } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The error of a failed switch, with what could not be switched back.
+fn undone(e: MigrateError, side: &str, undo_failed: &[i64]) -> MigrateError {
+    let back = if undo_failed.is_empty() {
+        format!("the {side} schedules switched before it were switched back")
+    } else {
+        format!("switching back {side} schedules {undo_failed:?} failed too: check them by hand")
+    };
+    MigrateError::Cutover {
+        reason: format!("{}; {back}", reason(&e)),
+    }
 }
 
 async fn source_conn(url: &str) -> Result<(AnyConnection, Engine), MigrateError> {
@@ -63,12 +209,14 @@ pub async fn wait_for_zero_lag(
     }
 }
 
-/// Cuts `project` over from the source to the target.
+/// Cuts `project` over from the source to the target. If the target's schedules cannot
+/// all be brought online, the source's go online again and the error says why.
 pub async fn cutover(
     source_url: &str,
     target: &Target,
     project: &str,
     timeout: Duration,
+    switch: &Switch,
 ) -> Result<CutoverReport, MigrateError> {
     let (mut conn, engine) = source_conn(source_url).await?;
     let p = |n| engine.placeholder(n);
@@ -87,6 +235,9 @@ pub async fn cutover(
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()
         .map_err(db("reading the project's schedules"))?;
+    conn.close()
+        .await
+        .map_err(db("closing the source connection"))?;
     let install = "CREATE TABLE IF NOT EXISTS changeover_cutover (project VARCHAR(255) PRIMARY KEY, source_schedules TEXT NOT NULL)";
     sqlx::query(install)
         .execute(target.pool())
@@ -114,20 +265,7 @@ pub async fn cutover(
         .execute(target.pool())
         .await
         .map_err(db("recording the cutover"))?;
-    for id in &ids {
-        let sql = format!(
-            "UPDATE t_ds_schedules SET release_state = 0 WHERE id = {}",
-            p(1)
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(*id)
-            .execute(&mut conn)
-            .await
-            .map_err(db("taking a source schedule offline"))?;
-    }
-    conn.close()
-        .await
-        .map_err(db("closing the source connection"))?;
+    switch_sources(switch, source_url, project, &ids, false).await?;
     wait_for_zero_lag(source_url, target, timeout).await?;
     let report = verify(source_url, target).await?;
     let prefix = format!("definition {project}/");
@@ -137,7 +275,7 @@ pub async fn cutover(
         .filter(|d| d.starts_with(&prefix))
         .collect();
     if !own.is_empty() {
-        return Err(MigrateError::State {
+        return Err(MigrateError::Cutover {
             reason: format!(
                 "project {project} does not verify ({} differences, first: {}); its source schedules stay offline, run `migrate cutover --revert`",
                 own.len(),
@@ -145,34 +283,77 @@ pub async fn cutover(
             ),
         });
     }
-    let codes = target_codes(target, &ids).await?;
-    for code in &codes {
-        let sql = format!(
-            "UPDATE t_ds_schedules SET release_state = 1 WHERE process_definition_code = {}",
-            te.placeholder(1)
+    let schedules = target_schedules(target, &ids).await?;
+    if let Err(e) = switch_targets(switch, target, &schedules, true).await {
+        return Err(
+            match switch_sources(switch, source_url, project, &ids, true).await {
+                Ok(()) => MigrateError::Cutover {
+                    reason: format!(
+                        "{}; the project's source schedules are online again",
+                        reason(&e)
+                    ),
+                },
+                Err(back) => MigrateError::Cutover {
+                    reason: format!(
+                        "{}; bringing the source schedules online again failed too ({back}): the project is scheduled nowhere, run `migrate cutover --revert`",
+                        reason(&e)
+                    ),
+                },
+            },
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(*code)
-            .execute(target.pool())
-            .await
-            .map_err(db("bringing a target schedule online"))?;
     }
     Ok(CutoverReport {
         project: project.to_owned(),
         source_schedules: ids,
-        target_definitions: codes,
+        target_definitions: schedules.iter().map(|s| s.definition_code).collect(),
     })
 }
 
-/// Target definition codes of the given source schedule ids, through the id map.
-async fn target_codes(target: &Target, schedule_ids: &[i64]) -> Result<Vec<i64>, MigrateError> {
+/// The target schedules of the given source schedule ids: through the id map to the
+/// definition's and project's codes, then the schedule row of that definition.
+async fn target_schedules(
+    target: &Target,
+    schedule_ids: &[i64],
+) -> Result<Vec<TargetSchedule>, MigrateError> {
     let map = target.load_map(0, 0).await?;
-    Ok(schedule_ids
-        .iter()
-        .filter_map(|id| map.schedules.get(id))
-        .filter_map(|s| map.definitions.get(&s.definition_id))
-        .map(|d| d.code)
-        .collect())
+    let te = target.engine();
+    let sql = format!(
+        "SELECT {} FROM t_ds_schedules WHERE process_definition_code = {}",
+        te.int("id"),
+        te.placeholder(1)
+    );
+    let mut found = Vec::new();
+    for id in schedule_ids {
+        let Some(definition) = map
+            .schedules
+            .get(id)
+            .and_then(|s| map.definitions.get(&s.definition_id))
+        else {
+            continue;
+        };
+        let Some(project) = map.projects.get(&definition.project_id) else {
+            continue;
+        };
+        let row = sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(definition.code)
+            .fetch_optional(target.pool())
+            .await
+            .map_err(db("reading a target schedule"))?;
+        let Some(row) = row else {
+            return Err(MigrateError::Cutover {
+                reason: format!(
+                    "source schedule {id} has no schedule in the target (definition code {})",
+                    definition.code
+                ),
+            });
+        };
+        found.push(TargetSchedule {
+            id: row.try_get(0).map_err(db("reading a target schedule"))?,
+            definition_code: definition.code,
+            project_code: project.code,
+        });
+    }
+    Ok(found)
 }
 
 /// Undoes a cutover: the target's schedules of the project go offline, the source's
@@ -181,6 +362,7 @@ pub async fn revert(
     source_url: &str,
     target: &Target,
     project: &str,
+    switch: &Switch,
 ) -> Result<Vec<i64>, MigrateError> {
     let te = target.engine();
     let sql = format!(
@@ -193,7 +375,7 @@ pub async fn revert(
         .await
         .map_err(db("reading the cutover record"))?;
     let Some(row) = row else {
-        return Err(MigrateError::State {
+        return Err(MigrateError::Cutover {
             reason: format!("project {project} was not cut over"),
         });
     };
@@ -201,28 +383,21 @@ pub async fn revert(
     let ids: Vec<i64> = serde_json::from_str(&list).map_err(|e| MigrateError::State {
         reason: format!("cutover record of {project}: {e}"),
     })?;
-    for code in target_codes(target, &ids).await? {
-        let sql = format!(
-            "UPDATE t_ds_schedules SET release_state = 0 WHERE process_definition_code = {}",
-            te.placeholder(1)
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(code)
-            .execute(target.pool())
-            .await
-            .map_err(db("taking a target schedule offline"))?;
-    }
-    let (mut conn, engine) = source_conn(source_url).await?;
-    for id in &ids {
-        let sql = format!(
-            "UPDATE t_ds_schedules SET release_state = 1 WHERE id = {}",
-            engine.placeholder(1)
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(*id)
-            .execute(&mut conn)
-            .await
-            .map_err(db("bringing a source schedule online"))?;
+    let schedules = target_schedules(target, &ids).await?;
+    switch_targets(switch, target, &schedules, false).await?;
+    if let Err(e) = switch_sources(switch, source_url, project, &ids, true).await {
+        let back = switch_targets(switch, target, &schedules, true).await;
+        return Err(MigrateError::Cutover {
+            reason: format!(
+                "{}; {}",
+                reason(&e),
+                if back.is_ok() {
+                    "the target schedules are online again: the cutover stands"
+                } else {
+                    "bringing the target schedules online again failed too: the project is scheduled nowhere, run `migrate cutover --revert` again"
+                }
+            ),
+        });
     }
     let sql = format!(
         "DELETE FROM changeover_cutover WHERE project = {}",

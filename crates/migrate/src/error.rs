@@ -25,6 +25,8 @@ pub enum MigrateError {
         "migration state in the target is invalid: {reason}; run `changeover migrate cleanup` and start again"
     )]
     State { reason: String },
+    #[error("cutover: {reason}")]
+    Cutover { reason: String },
     #[error("{what} is not supported yet: {reason}")]
     Unsupported {
         what: &'static str,

@@ -7,6 +7,7 @@ pub mod canonical;
 pub mod code;
 pub mod cutover;
 pub mod decode;
+pub mod dsapi;
 pub mod engine;
 pub mod error;
 pub mod event;

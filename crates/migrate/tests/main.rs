@@ -2,6 +2,7 @@
 //! Every test creates fresh databases with random names and drops them at the end.
 
 mod crash;
+mod fake_dsapi;
 mod mariadb_source;
 mod postgres_source;
 mod progress;

@@ -3,13 +3,15 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use changeover_migrate::cutover::{cutover, revert};
+use changeover_migrate::cutover::{Switch, cutover, revert};
+use changeover_migrate::dsapi::{DsApi, Release};
 use changeover_migrate::migration::{MigrationConfig, run};
 
 use changeover_migrate::target::Target;
 use changeover_migrate::verify::verify;
 use sqlx::Row;
 
+use crate::fake_dsapi::{FakeDs, TOKEN};
 use crate::mariadb_source::{churn, seed, wait_caught_up};
 use crate::support::{SOURCE_MYSQL, Server, TARGET_POSTGRES, TestDb};
 
@@ -114,7 +116,21 @@ async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
         Some(vec!["alpha".to_owned(), "beta".to_owned()])
     );
 
-    // Cut alpha over: its schedule goes offline in the source and online in the target.
+    // Cut alpha over through the schedulers' APIs (fakes: DolphinScheduler cannot run
+    // here): its schedule goes offline in the source and online in the target.
+    let (fake, addr) = FakeDs::start(&source.url, &target_db.url).await?;
+    let switch = Switch::Api {
+        source: Box::new(DsApi::new(
+            Release::V13,
+            &format!("http://{addr}/ds13/dolphinscheduler"),
+            TOKEN,
+        )?),
+        target: Box::new(DsApi::new(
+            Release::V32,
+            &format!("http://{addr}/ds32/dolphinscheduler"),
+            TOKEN,
+        )?),
+    };
     let target_schedule = "SELECT CAST(release_state AS BIGINT) FROM t_ds_schedules";
     let source_schedule = "SELECT CAST(release_state AS SIGNED) FROM t_ds_schedules WHERE id = 1";
     assert_eq!(
@@ -122,19 +138,76 @@ async fn scenario(source: &TestDb, target_db: &TestDb) -> Result<()> {
         0,
         "schedules stay offline in the target until cutover"
     );
-    let done = cutover(&source.url, &target, "alpha", Duration::from_secs(60)).await?;
+    let wait = Duration::from_secs(60);
+
+    // The 3.2 API refuses: the source schedule is online again, the target's offline.
+    fake.refuse_online_32(true);
+    let err = cutover(&source.url, &target, "alpha", wait, &switch)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the 3.2 target's API refused schedule")
+            && err.contains("the workflow definition is not online")
+            && err.contains("source schedules are online again"),
+        "{err}"
+    );
+    assert!(!err.contains(TOKEN), "the token leaked into {err}");
+    assert_eq!(release_state(source, source_schedule).await?, 1);
+    assert_eq!(release_state(target_db, target_schedule).await?, 0);
+    fake.refuse_online_32(false);
+
+    let done = cutover(&source.url, &target, "alpha", wait, &switch).await?;
     assert_eq!(done.source_schedules, vec![1]);
     assert_eq!(release_state(source, source_schedule).await?, 0);
     assert_eq!(release_state(target_db, target_schedule).await?, 1);
-    let reverted = revert(&source.url, &target, "alpha").await?;
+    let calls = fake.calls();
+    let project_code: i64 = {
+        let mut conn = target_db.connect().await?;
+        sqlx::query("SELECT code FROM t_ds_project WHERE name = 'alpha'")
+            .fetch_one(&mut conn)
+            .await?
+            .try_get(0)?
+    };
+    let target_id =
+        release_state(target_db, "SELECT CAST(id AS BIGINT) FROM t_ds_schedules").await?;
+    assert_eq!(
+        calls,
+        vec![
+            "1.3 alpha offline 1".to_owned(),
+            "1.3 alpha online 1".to_owned(),
+            "1.3 alpha offline 1".to_owned(),
+            format!("3.2 {project_code} online {target_id}"),
+        ],
+        "the refused cutover switched the source back; the second went through"
+    );
+    let reverted = revert(&source.url, &target, "alpha", &switch).await?;
     assert_eq!(reverted, vec![1]);
     assert_eq!(release_state(source, source_schedule).await?, 1);
     assert_eq!(release_state(target_db, target_schedule).await?, 0);
-    let err = revert(&source.url, &target, "alpha").await.unwrap_err();
+    assert_eq!(
+        fake.calls()[calls.len()..],
+        [
+            format!("3.2 {project_code} offline {target_id}"),
+            "1.3 alpha online 1".to_owned(),
+        ]
+    );
+    let err = revert(&source.url, &target, "alpha", &switch)
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("project alpha was not cut over"),
         "{err}"
     );
+
+    // Rows only (no scheduler running): the same switch by updating the rows.
+    let done = cutover(&source.url, &target, "alpha", wait, &Switch::Rows).await?;
+    assert_eq!(done.source_schedules, vec![1]);
+    assert_eq!(release_state(source, source_schedule).await?, 0);
+    assert_eq!(release_state(target_db, target_schedule).await?, 1);
+    revert(&source.url, &target, "alpha", &Switch::Rows).await?;
+    assert_eq!(release_state(source, source_schedule).await?, 1);
+    assert_eq!(release_state(target_db, target_schedule).await?, 0);
 
     let _ = stop_tx.send(());
     runner.await??;

@@ -5,7 +5,8 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::Result;
-use changeover_migrate::cutover::{cutover, revert};
+use changeover_migrate::cutover::{Switch, cutover, revert};
+use changeover_migrate::dsapi::{DsApi, Release};
 use changeover_migrate::migration::{MigrationConfig, run as run_migration};
 use changeover_migrate::runtime::TableProgress;
 use changeover_migrate::source_postgres::{cleanup, replication_names};
@@ -146,8 +147,8 @@ enum MigrateCommand {
     },
     /// Move a project's schedules from the source to the target (or back with --revert).
     #[command(
-        long_about = "Move a project's schedules from the source to the target (or back with --revert).\n\nTakes the schedules offline in the source, waits for zero lag, verifies, brings them online in the target. `migrate start` must be running.",
-        after_help = "Examples:\n  changeover migrate cutover --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --project canary\n  changeover migrate cutover --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --project canary --revert"
+        long_about = "Move a project's schedules from the source to the target (or back with --revert).\n\nTakes the schedules offline in the source, waits for zero lag, verifies, brings them online in the target. `migrate start` must be running.\n\nThe schedules are switched through both DolphinSchedulers' REST APIs (--source-api, --target-api), as clicks in their UIs would: only the API server makes and removes the Quartz triggers that fire them. The tokens are read from CHANGEOVER_DS_SOURCE_TOKEN and CHANGEOVER_DS_TARGET_TOKEN, never from the command line. A switch that fails part-way is undone: a project is never scheduled in both systems, and if the target refuses, its source schedules go online again. --by-rows updates the schedule rows instead, for when neither scheduler runs (a rehearsal on copies).",
+        after_help = "Examples:\n  CHANGEOVER_DS_SOURCE_TOKEN=... CHANGEOVER_DS_TARGET_TOKEN=... changeover migrate cutover --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --project canary --source-api http://ds13:12345/dolphinscheduler --target-api http://ds32:12345/dolphinscheduler\n  changeover migrate cutover --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --project canary --revert --source-api http://ds13:12345/dolphinscheduler --target-api http://ds32:12345/dolphinscheduler\n  changeover migrate cutover --source mysql://root@db/ds13 --target postgres://postgres@db/ds32 --project canary --by-rows"
     )]
     Cutover {
         #[command(flatten)]
@@ -155,6 +156,28 @@ enum MigrateCommand {
         /// The project name.
         #[arg(long, value_name = "NAME")]
         project: String,
+        /// The 1.3 source's API base URL, e.g. http://ds13:12345/dolphinscheduler (token in
+        /// CHANGEOVER_DS_SOURCE_TOKEN).
+        #[arg(
+            long,
+            value_name = "URL",
+            required_unless_present = "by_rows",
+            requires = "target_api"
+        )]
+        source_api: Option<String>,
+        /// The 3.2 target's API base URL, e.g. http://ds32:12345/dolphinscheduler (token in
+        /// CHANGEOVER_DS_TARGET_TOKEN).
+        #[arg(
+            long,
+            value_name = "URL",
+            required_unless_present = "by_rows",
+            requires = "source_api"
+        )]
+        target_api: Option<String>,
+        /// Switch the schedules by updating their rows, not through the APIs: only when
+        /// neither scheduler runs (a running 1.3 keeps firing, a running 3.2 makes no trigger).
+        #[arg(long, conflicts_with_all = ["source_api", "target_api"])]
+        by_rows: bool,
         /// Undo an earlier cutover of the project.
         #[arg(long)]
         revert: bool,
@@ -171,6 +194,29 @@ enum MigrateCommand {
         #[command(flatten)]
         db: Databases,
     },
+}
+
+/// Where a cutover's API tokens are read from (never the command line, where `ps` shows
+/// them).
+const SOURCE_TOKEN: &str = "CHANGEOVER_DS_SOURCE_TOKEN";
+const TARGET_TOKEN: &str = "CHANGEOVER_DS_TARGET_TOKEN";
+
+/// A DolphinScheduler API from its URL flag and the token in `token_var`.
+fn ds_api(release: Release, url: &str, token_var: &str) -> Result<DsApi> {
+    let token = std::env::var(token_var).map_err(|_| {
+        bad_input(
+            format!("{release} at {url} needs a token: {token_var} is not set"),
+            format!(
+                "set {token_var} to a DolphinScheduler user token (Security > Token manage) with rights on the project"
+            ),
+        )
+    })?;
+    DsApi::new(release, url, &token).map_err(|e| {
+        bad_input(
+            e.to_string(),
+            "give the API's base URL, e.g. http://host:12345/dolphinscheduler",
+        )
+    })
 }
 
 pub async fn run(args: Args, ctx: &Context) -> Result<()> {
@@ -338,10 +384,20 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             project,
             revert: undo,
             timeout,
+            source_api,
+            target_api,
+            by_rows,
         } => {
+            let switch = match (source_api, target_api) {
+                (Some(source), Some(target)) if !by_rows => Switch::Api {
+                    source: Box::new(ds_api(Release::V13, &source, SOURCE_TOKEN)?),
+                    target: Box::new(ds_api(Release::V32, &target, TARGET_TOKEN)?),
+                },
+                _ => Switch::Rows,
+            };
             let target = Target::connect(&db.target.url).await.map_err(to_failure)?;
             if undo {
-                let ids = revert(&db.source, &target, &project)
+                let ids = revert(&db.source, &target, &project, &switch)
                     .await
                     .map_err(to_failure)?;
                 println!(
@@ -349,13 +405,19 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
                     ids.len()
                 );
             } else {
-                let done = cutover(&db.source, &target, &project, Duration::from_secs(timeout))
+                let wait = Duration::from_secs(timeout);
+                let done = cutover(&db.source, &target, &project, wait, &switch)
                     .await
                     .map_err(to_failure)?;
                 println!(
-                    "cut over {project}: {} source schedules offline, {} target schedules online; bring each online through the 3.2 API to create its trigger",
+                    "cut over {project}: {} source schedules offline, {} target schedules online{}",
                     done.source_schedules.len(),
-                    done.target_definitions.len()
+                    done.target_definitions.len(),
+                    if by_rows {
+                        " (rows only: start the 3.2 scheduler's triggers through its API before it runs)"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(())
