@@ -10,11 +10,15 @@ use anyhow::{Context, Result, bail, ensure};
 use changeover_migrate::event::{Change, SourceRow, SourceTable};
 use changeover_migrate::position::Position;
 use changeover_migrate::source_postgres::{SlotSnapshot, cleanup, replication_names, stream};
+use rand::Rng;
+use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection};
 use tokio::sync::mpsc;
 
 use crate::mariadb_source::{insert_definition, scenario, seed};
-use crate::support::{SOURCE_POSTGRES, Server, TARGET_MYSQL, TARGET_POSTGRES, TestDb, diamond};
+use crate::support::{
+    SOURCE_POSTGRES, Server, TARGET_MYSQL, TARGET_POSTGRES, TestDb, diamond, task, workflow,
+};
 
 async fn end_to_end(target_server: Server) -> Result<()> {
     let source = TestDb::create(Server::Postgres, "mig_src", SOURCE_POSTGRES).await?;
@@ -44,23 +48,45 @@ async fn postgres_to_mariadb_snapshot_and_stream_verify_clean() -> Result<()> {
     end_to_end(Server::MariaDb).await
 }
 
-/// The definitions of `changes` (upserts) by id, with their descriptions.
-fn definitions(changes: &[Change]) -> Vec<(i64, Option<String>)> {
+/// The definitions of `changes` (upserts) by id, with their descriptions and JSON.
+fn definitions(changes: &[Change]) -> Vec<(i64, Option<String>, Option<String>)> {
     changes
         .iter()
         .filter_map(|c| match c {
-            Change::Upsert(SourceRow::Definition(d)) => Some((d.id, d.description.clone())),
+            Change::Upsert(SourceRow::Definition(d)) => Some((
+                d.id,
+                d.description.clone(),
+                d.process_definition_json.clone(),
+            )),
             _ => None,
         })
         .collect()
 }
 
+/// A definition JSON too large and too random to stay in the row: PostgreSQL stores it
+/// out of line (TOAST) and an update that leaves it unchanged does not log it again.
+fn large_json() -> String {
+    let script: String = (0..16_000)
+        .map(|_| char::from(rand::rng().sample(rand::distr::Alphanumeric)))
+        .collect();
+    workflow(vec![task(
+        "tasks-big",
+        "big",
+        "SHELL",
+        json!({"rawScript": script}),
+        &[],
+    )])
+}
+
 /// The slot is created from an exported snapshot, not under table locks: a writer on a
 /// followed table commits while the snapshot's transaction is open; the snapshot shows the
 /// state at the slot's consistent point, and the stream from there carries the rows written
-/// during the snapshot exactly once (and nothing the snapshot already holds).
+/// during the snapshot exactly once (and nothing the snapshot already holds). An update
+/// that leaves a TOASTed definition JSON unchanged still carries it (`REPLICA IDENTITY FULL`).
 async fn writers_go_on(source: &TestDb, slot: &str, publication: &str) -> Result<()> {
     seed(source).await?;
+    let big = large_json();
+    source.exec(&insert_definition(22, 1, "big", &big)).await?;
     let snapshot = SlotSnapshot::begin(&source.url, slot, publication).await?;
     let mut writer = source.connect().await?;
     sqlx::raw_sql("SET lock_timeout = '5s'")
@@ -90,8 +116,10 @@ async fn writers_go_on(source: &TestDb, slot: &str, publication: &str) -> Result
     let (changes, position) = snapshot.read().await?;
     let snapshot_definitions = definitions(&changes);
     ensure!(
-        snapshot_definitions.contains(&(1, Some("d".to_owned())))
-            && !snapshot_definitions.iter().any(|(id, _)| *id == 20),
+        snapshot_definitions
+            .iter()
+            .any(|(id, description, _)| *id == 1 && description.as_deref() == Some("d"))
+            && !snapshot_definitions.iter().any(|(id, _, _)| *id == 20),
         "the snapshot shows the state after its consistent point: {snapshot_definitions:?}"
     );
     ensure!(
@@ -100,6 +128,9 @@ async fn writers_go_on(source: &TestDb, slot: &str, publication: &str) -> Result
             .any(|c| matches!(c, Change::Upsert(SourceRow::Schedule(s)) if s.id == 1)),
         "the snapshot lost a schedule deleted after its consistent point"
     );
+    sqlx::raw_sql("UPDATE t_ds_process_definition SET description = 'renamed' WHERE id = 22")
+        .execute(&mut writer)
+        .await?;
     sqlx::raw_sql(AssertSqlSafe(insert_definition(
         21,
         1,
@@ -136,7 +167,7 @@ async fn writers_go_on(source: &TestDb, slot: &str, publication: &str) -> Result
                 Change::Upsert(_) => None,
             }));
             streamed.extend(definitions(&changes));
-            if streamed.iter().any(|(id, _)| *id == 21) {
+            if streamed.iter().any(|(id, _, _)| *id == 21) {
                 break;
             }
         }
@@ -145,14 +176,21 @@ async fn writers_go_on(source: &TestDb, slot: &str, publication: &str) -> Result
     drop(rx);
     reader.abort();
     collected.context("the stream did not bring the row inserted after the snapshot")?;
-    let ids: Vec<i64> = streamed.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<i64> = streamed.iter().map(|(id, _, _)| *id).collect();
     ensure!(
-        ids == [20, 1, 21],
-        "the stream brings each change after the consistent point once: {streamed:?}"
+        ids == [20, 1, 22, 21],
+        "the stream brings each change after the consistent point once: {ids:?}"
     );
     ensure!(
         streamed[1].1.as_deref() == Some("edited"),
-        "the edit made during the snapshot is streamed: {streamed:?}"
+        "the edit made during the snapshot is streamed: {:?}",
+        streamed[1].1
+    );
+    ensure!(
+        streamed[2].1.as_deref() == Some("renamed")
+            && streamed[2].2.as_deref() == Some(big.as_str()),
+        "an update that leaves a TOASTed JSON unchanged carries it (json of {} bytes streamed)",
+        streamed[2].2.as_ref().map_or(0, String::len)
     );
     ensure!(
         deletes == [(SourceTable::Schedule, 1)],
