@@ -19,6 +19,14 @@ pub enum MigrateError {
         #[source]
         source: mysql_async::Error,
     },
+    #[error(
+        "{what} failed: {source}; check wal_level=logical, free max_replication_slots and max_wal_senders, and the REPLICATION attribute of the source user"
+    )]
+    Replication {
+        what: &'static str,
+        #[source]
+        source: pgwire_replication::PgWireError,
+    },
     #[error("source row of {table} could not be read: {reason}")]
     SourceRow { table: &'static str, reason: String },
     #[error(
@@ -38,4 +46,11 @@ pub enum MigrateError {
 pub fn db(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> MigrateError {
     let what = what.into();
     move |source| MigrateError::Database { what, source }
+}
+
+/// Wraps an error of the PostgreSQL replication connection with what was being done.
+pub fn replication(
+    what: &'static str,
+) -> impl FnOnce(pgwire_replication::PgWireError) -> MigrateError {
+    move |source| MigrateError::Replication { what, source }
 }

@@ -1,13 +1,23 @@
 //! The PostgreSQL source: a publication and a logical replication slot (pgoutput) that
 //! changeover creates, reports and drops on cleanup.
 //!
-//! Consistency: the slot is created inside a transaction that holds SHARE locks on the
-//! followed tables, and the tables are read in that same transaction. Writers wait for the
-//! lock, so the rows read are exactly the state at the slot's start LSN; the stream then
-//! starts at that LSN. (The replication protocol's `EXPORT_SNAPSHOT` needs a replication
-//! connection, which sqlx cannot open; the lock is held only while the four tables are read.)
-//! The followed tables are set to `REPLICA IDENTITY FULL` so an update that leaves a large
-//! `process_definition_json` unchanged still carries it.
+//! Consistency: the slot is created on a replication connection with
+//! `CREATE_REPLICATION_SLOT … LOGICAL pgoutput (SNAPSHOT 'export')`, and the tables are read
+//! in a repeatable-read transaction that imports that snapshot (the exporting connection
+//! stays open and idle until the import is done). The rows read are exactly the state at
+//! the slot's consistent point, and the stream starts there. No table is locked: writers go
+//! on while the slot is created and the snapshot is read, and what they commit after the
+//! consistent point arrives through the stream.
+//!
+//! Streaming: `START_REPLICATION` on a replication connection (CopyBoth, through
+//! `pgwire-replication`): the server pushes each transaction when it commits. The position
+//! the sink has committed is reported back as flushed, so the slot releases WAL; a restart
+//! asks for the stream from the committed position, and the server sends only transactions
+//! that commit after it.
+//!
+//! The followed tables are set to `REPLICA IDENTITY FULL`: an update that leaves a TOASTed
+//! value (a large `process_definition_json`) unchanged sends that value only in the old
+//! tuple, which the default identity (the primary key) does not log.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,15 +25,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use md5::{Digest, Md5};
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent};
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 use tokio::sync::mpsc;
 
 use crate::decode::decode as decode_row;
 use crate::engine::Engine;
-use crate::error::{MigrateError, db};
+use crate::error::{MigrateError, db, replication};
 use crate::event::{Change, SourceTable};
 use crate::pgoutput::{Message, decode, fields};
-use crate::position::{Position, format_lsn, parse_lsn};
+use crate::position::{Position, parse_lsn};
 use crate::snapshot::read_tables;
 
 /// The slot and publication names of the migration into `target_url`.
@@ -59,58 +70,220 @@ fn tables() -> String {
         .join(", ")
 }
 
-/// Creates the publication and the slot, and reads the tables at the slot's start.
-pub async fn snapshot(
+/// Session settings of the replication connection, the same sqlx sets on its own
+/// connections, so values arrive in the text form the snapshot reads them in.
+const SESSION_OPTIONS: &str = "-c DateStyle=ISO,MDY -c TimeZone=UTC -c extra_float_digits=2";
+
+/// How often the committed position is reported to the server at most.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the stream looks at the committed position while no event arrives.
+const ACK_CHECK: Duration = Duration::from_millis(250);
+
+/// The replication connection's settings from a `postgres://` URL (user, password, host or
+/// `?host=/socket/dir`, port, database). The password is taken from the URL, else from
+/// `PGPASSWORD`, as sqlx does; it is never logged.
+fn replication_config(
     url: &str,
     slot: &str,
     publication: &str,
-) -> Result<(Vec<Change>, Position), MigrateError> {
-    let mut conn = connect(url).await?;
+) -> Result<ReplicationConfig, MigrateError> {
+    let parsed = url::Url::parse(url).map_err(|_| MigrateError::BadUrl {
+        reason: "the PostgreSQL source URL does not parse",
+    })?;
+    let decoded = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .map(|t| t.into_owned())
+            .map_err(|_| MigrateError::BadUrl {
+                reason: "the PostgreSQL source URL has a user or password that is not UTF-8",
+            })
+    };
+    let mut host = parsed
+        .host_str()
+        .unwrap_or("localhost")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    for (key, value) in parsed.query_pairs() {
+        match key.as_ref() {
+            "host" => host = value.into_owned(),
+            "sslmode" if !matches!(value.as_ref(), "disable" | "allow" | "prefer") => {
+                return Err(MigrateError::Unsupported {
+                    what: "TLS on the PostgreSQL replication connection",
+                    reason: "this build has no TLS; use sslmode=disable or prefer",
+                });
+            }
+            _ => {}
+        }
+    }
+    // Like sqlx: the URL's user, else PGUSER, else the account's name.
+    let user = match parsed.username() {
+        "" => std::env::var("PGUSER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "postgres".to_owned()),
+        name => decoded(name)?,
+    };
+    let password = match parsed.password() {
+        Some(p) => decoded(p)?,
+        None => std::env::var("PGPASSWORD").unwrap_or_default(),
+    };
+    let database = decoded(parsed.path().trim_start_matches('/'))?;
+    if database.is_empty() {
+        return Err(MigrateError::BadUrl {
+            reason: "the PostgreSQL source URL names no database",
+        });
+    }
+    Ok(
+        ReplicationConfig::new(host, user, password, database, slot, publication)
+            .with_port(parsed.port().unwrap_or(5432))
+            .with_options(SESSION_OPTIONS)
+            .with_status_interval(STATUS_INTERVAL)
+            .with_application_name(format!("changeover {slot}")),
+    )
+}
+
+/// A slot just created, with its exported snapshot imported into a repeatable-read
+/// transaction: [`SlotSnapshot::read`] sees exactly the state at [`SlotSnapshot::position`],
+/// and the stream from that position carries every later change. Writers are not blocked.
+pub struct SlotSnapshot {
+    conn: AnyConnection,
+    position: Position,
+}
+
+impl SlotSnapshot {
+    /// Creates the publication (if missing) and the slot (dropping an older one of the same
+    /// name), and imports the slot's snapshot.
+    pub async fn begin(
+        url: &str,
+        slot: &str,
+        publication: &str,
+    ) -> Result<SlotSnapshot, MigrateError> {
+        let config = replication_config(url, slot, publication)?;
+        let mut conn = connect(url).await?;
+        prepare_tables(&mut conn, publication).await?;
+        drop_slot(&mut conn, slot).await?;
+        let mut session = ReplicationClient::connect_gated(config)
+            .await
+            .map_err(replication(
+                "opening a replication connection to the source",
+            ))?;
+        let rows = session
+            .simple_query(&format!(
+                "CREATE_REPLICATION_SLOT {slot} LOGICAL pgoutput (SNAPSHOT 'export')"
+            ))
+            .await
+            .map_err(replication("creating the replication slot"))?;
+        // slot_name, consistent_point, snapshot_name, output_plugin
+        let column = |i: usize| {
+            rows.first()
+                .and_then(|row| row.get(i))
+                .and_then(Option::as_ref)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        let (Some(point), Some(snapshot)) = (column(1), column(2)) else {
+            return Err(MigrateError::State {
+                reason: "CREATE_REPLICATION_SLOT returned no consistent point or snapshot"
+                    .to_owned(),
+            });
+        };
+        let lsn = parse_lsn(&point).ok_or_else(|| MigrateError::State {
+            reason: format!("slot consistent point {point} does not parse"),
+        })?;
+        if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(MigrateError::State {
+                reason: format!("exported snapshot name {snapshot:?} is not a snapshot id"),
+            });
+        }
+        exec(
+            &mut conn,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_owned(),
+            "starting the snapshot",
+        )
+        .await?;
+        exec(
+            &mut conn,
+            format!("SET TRANSACTION SNAPSHOT '{snapshot}'"),
+            "importing the slot's snapshot",
+        )
+        .await?;
+        // Imported: the exporting session may end (the slot stays).
+        drop(session);
+        Ok(SlotSnapshot {
+            conn,
+            position: Position::Lsn(lsn),
+        })
+    }
+
+    /// Where the stream of this snapshot starts (the slot's consistent point).
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+
+    /// Reads the followed tables in the snapshot and ends its transaction.
+    pub async fn read(mut self) -> Result<(Vec<Change>, Position), MigrateError> {
+        let changes = read_tables(&mut self.conn, Engine::Postgres).await?;
+        exec(&mut self.conn, "COMMIT".to_owned(), "ending the snapshot").await?;
+        self.conn
+            .close()
+            .await
+            .map_err(db("closing the source connection"))?;
+        Ok((changes, self.position))
+    }
+}
+
+/// Creates the publication if it is missing and sets `REPLICA IDENTITY FULL` on the
+/// followed tables that do not have it yet (an `ALTER TABLE` waits for, and briefly holds,
+/// a lock on the table, so it is skipped when there is nothing to change).
+async fn prepare_tables(conn: &mut AnyConnection, publication: &str) -> Result<(), MigrateError> {
     let exists = sqlx::query(AssertSqlSafe(format!(
         "SELECT 1 FROM pg_publication WHERE pubname = '{publication}'"
     )))
-    .fetch_optional(&mut conn)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(db("looking up the publication"))?;
     if exists.is_none() {
         exec(
-            &mut conn,
+            conn,
             format!("CREATE PUBLICATION {publication} FOR TABLE {}", tables()),
             "creating the publication",
         )
         .await?;
     }
     for table in SourceTable::ALL {
-        exec(
-            &mut conn,
-            format!("ALTER TABLE {} REPLICA IDENTITY FULL", table.name()),
-            "setting replica identity",
-        )
-        .await?;
+        let full = sqlx::query(AssertSqlSafe(format!(
+            "SELECT 1 FROM pg_class WHERE oid = '{}'::regclass AND relreplident = 'f'",
+            table.name()
+        )))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("reading the replica identity"))?;
+        if full.is_none() {
+            exec(
+                conn,
+                format!("ALTER TABLE {} REPLICA IDENTITY FULL", table.name()),
+                "setting replica identity",
+            )
+            .await?;
+        }
     }
-    drop_slot(&mut conn, slot).await?;
-    exec(&mut conn, "BEGIN".to_owned(), "starting the snapshot").await?;
-    exec(
-        &mut conn,
-        format!("LOCK TABLE {} IN SHARE MODE", tables()),
-        "locking the source tables",
-    )
-    .await?;
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT CAST(lsn AS TEXT) FROM pg_create_logical_replication_slot('{slot}', 'pgoutput')"
-    )))
-    .fetch_one(&mut conn)
-    .await
-    .map_err(db("creating the replication slot"))?;
-    let lsn: String = row
-        .try_get(0)
-        .map_err(db("creating the replication slot"))?;
-    let changes = read_tables(&mut conn, Engine::Postgres).await?;
-    exec(&mut conn, "COMMIT".to_owned(), "ending the snapshot").await?;
-    let lsn = parse_lsn(&lsn).ok_or_else(|| MigrateError::State {
-        reason: format!("slot lsn {lsn} does not parse"),
-    })?;
-    Ok((changes, Position::Lsn(lsn)))
+    Ok(())
+}
+
+/// Creates the publication and the slot, and reads the tables at the slot's start.
+pub async fn snapshot(
+    url: &str,
+    slot: &str,
+    publication: &str,
+) -> Result<(Vec<Change>, Position), MigrateError> {
+    SlotSnapshot::begin(url, slot, publication)
+        .await?
+        .read()
+        .await
+}
+
+fn slot_busy(message: &str) -> bool {
+    message.contains("is active for PID")
 }
 
 async fn drop_slot(conn: &mut AnyConnection, slot: &str) -> Result<(), MigrateError> {
@@ -132,9 +305,7 @@ async fn drop_slot(conn: &mut AnyConnection, slot: &str) -> Result<(), MigrateEr
         {
             Ok(_) => return Ok(()),
             // A stopped migrator's session may hold the slot for a moment.
-            Err(e)
-                if e.to_string().contains("is active for PID") && attempts < SLOT_BUSY_RETRIES =>
-            {
+            Err(e) if slot_busy(&e.to_string()) && attempts < SLOT_BUSY_RETRIES => {
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -179,8 +350,39 @@ pub async fn current_lsn(url: &str) -> Result<Position, MigrateError> {
 /// How long (in 200 ms steps) to wait for a slot another session still holds.
 const SLOT_BUSY_RETRIES: u32 = 150;
 
-/// Polls the slot from `start`, sending each committed transaction with its end LSN. The
-/// slot is advanced to `committed` (set by the sink after each commit) so WAL is released.
+/// Opens the replication stream of `slot` from `start` (the committed position, also
+/// reported as flushed until the sink commits more), waiting while a previous session of
+/// this migration still holds the slot.
+async fn start_replication(
+    url: &str,
+    slot: &str,
+    publication: &str,
+    start: u64,
+) -> Result<ReplicationClient, MigrateError> {
+    let mut attempts = 0;
+    loop {
+        let config = replication_config(url, slot, publication)?.with_start_lsn(Lsn(start));
+        let mut client = ReplicationClient::connect(config)
+            .await
+            .map_err(replication(
+                "opening a replication connection to the source",
+            ))?;
+        match client.wait_started().await {
+            Ok(()) => return Ok(client),
+            Err(e) if slot_busy(&e.to_string()) && attempts < SLOT_BUSY_RETRIES => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(replication("starting the replication stream")(e)),
+        }
+    }
+}
+
+/// Follows the slot from `start`, sending each committed transaction with its end LSN, and
+/// position-only advances (empty) when the server reports that it has read the WAL up to a
+/// later point with nothing published in between (other tables and databases of the
+/// cluster). The position the sink committed (`committed`) is reported to the server.
+/// Returns when `out` is closed.
 pub async fn stream(
     url: &str,
     slot: &str,
@@ -189,108 +391,95 @@ pub async fn stream(
     committed: Arc<AtomicU64>,
     out: mpsc::Sender<(Vec<Change>, Position)>,
 ) -> Result<(), MigrateError> {
-    let mut conn = connect(url).await?;
+    let mut client = start_replication(url, slot, publication, start).await?;
     let mut relations: BTreeMap<u32, (SourceTable, Vec<String>)> = BTreeMap::new();
+    let mut pending: Vec<Change> = Vec::new();
+    let mut in_transaction = false;
     let mut sent = start;
-    let mut advanced = 0;
-    let mut busy_retries = 0;
+    let mut acknowledged = start;
+    let mut check = tokio::time::interval(ACK_CHECK);
     loop {
         let done = committed.load(Ordering::SeqCst);
-        if done > advanced {
-            exec(&mut conn, format!("SELECT 1 FROM (SELECT pg_replication_slot_advance('{slot}', '{}')) AS advanced", format_lsn(done)), "advancing the replication slot").await?;
-            advanced = done;
+        if done > acknowledged {
+            client.update_applied_lsn(Lsn(done));
+            acknowledged = done;
         }
-        // Everything flushed before the peek is decoded by it: an empty answer means the
-        // slot is idle up to `flushed`, which becomes the position (so lag can reach zero
-        // while other databases of the cluster keep writing WAL).
-        let row = sqlx::query("SELECT CAST(pg_current_wal_flush_lsn() AS TEXT)")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(db("reading the flush position"))?;
-        let flushed: String = row.try_get(0).map_err(db("reading the flush position"))?;
-        let flushed = parse_lsn(&flushed).unwrap_or(0);
-        let sql = format!(
-            "SELECT data FROM pg_logical_slot_peek_binary_changes('{slot}', NULL, 2000, 'proto_version', '1', 'publication_names', '{publication}')"
-        );
-        let rows = match sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut conn).await {
-            Ok(rows) => rows,
-            // The previous run's session may still hold the slot for a moment.
-            Err(e)
-                if e.to_string().contains("is active for PID")
-                    && busy_retries < SLOT_BUSY_RETRIES =>
-            {
-                busy_retries += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
+        let event = tokio::select! {
+            event = client.recv() => event.map_err(replication("reading the replication stream"))?,
+            _ = check.tick() => continue,
+        };
+        let Some(event) = event else {
+            return Err(MigrateError::State {
+                reason: "the source ended the replication stream".to_owned(),
+            });
+        };
+        let (changes, position) = match event {
+            ReplicationEvent::Begin { .. } => {
+                pending.clear();
+                in_transaction = true;
                 continue;
             }
-            Err(e) => return Err(db("reading the replication slot")(e)),
-        };
-        busy_retries = 0;
-        if rows.is_empty() && flushed > sent {
-            if out
-                .send((Vec::new(), Position::Lsn(flushed)))
-                .await
-                .is_err()
-            {
-                return Ok(());
+            ReplicationEvent::Commit { end_lsn, .. } => {
+                in_transaction = false;
+                let changes = std::mem::take(&mut pending);
+                // A transaction at or before the start was applied already.
+                if end_lsn.0 <= sent {
+                    continue;
+                }
+                (changes, end_lsn.0)
             }
-            sent = flushed;
+            // Every transaction that commits before `wal_end` has been sent before this.
+            ReplicationEvent::KeepAlive { wal_end, .. } => {
+                if in_transaction || wal_end.0 <= sent {
+                    continue;
+                }
+                (Vec::new(), wal_end.0)
+            }
+            ReplicationEvent::XLogData { data, .. } => {
+                let message = decode(&data).map_err(|reason| MigrateError::SourceRow {
+                    table: "pgoutput",
+                    reason,
+                })?;
+                pending.extend(change_of(&mut relations, message)?);
+                continue;
+            }
+            ReplicationEvent::Message { .. } | ReplicationEvent::StoppedAt { .. } => continue,
+        };
+        if out.send((changes, Position::Lsn(position))).await.is_err() {
+            return Ok(());
         }
-        let mut pending: Vec<Change> = Vec::new();
-        let mut sent_any = false;
-        for row in rows {
-            let data: Vec<u8> = row.try_get(0).map_err(db("reading the replication slot"))?;
-            let message = decode(&data).map_err(|reason| MigrateError::SourceRow {
-                table: "pgoutput",
-                reason,
-            })?;
-            let change = match message {
-                Message::Relation {
-                    id, name, columns, ..
-                } => {
-                    if let Some(table) = SourceTable::from_name(&name) {
-                        relations.insert(id, (table, columns));
-                    }
-                    None
-                }
-                Message::Begin { .. } => {
-                    pending.clear();
-                    None
-                }
-                Message::Commit { end_lsn, .. } => {
-                    if end_lsn > sent {
-                        if out
-                            .send((std::mem::take(&mut pending), Position::Lsn(end_lsn)))
-                            .await
-                            .is_err()
-                        {
-                            return Ok(());
-                        }
-                        sent = end_lsn;
-                        sent_any = true;
-                    }
-                    None
-                }
-                Message::Insert { relation, new } => upsert(&relations, relation, &new, None)?,
-                Message::Update { relation, old, new } => {
-                    upsert(&relations, relation, &new, old.as_deref())?
-                }
-                Message::Delete { relation, old } => match relations.get(&relation) {
-                    Some((table, columns)) => {
-                        let f = fields(columns, &old, None);
-                        let id = f.get("id").cloned().flatten().and_then(|v| v.parse().ok());
-                        id.map(|id| Change::Delete { table: *table, id })
-                    }
-                    None => None,
-                },
-                Message::Other(_) => None,
-            };
-            pending.extend(change);
-        }
-        if !sent_any {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        sent = position;
     }
+}
+
+/// The change a pgoutput message carries (relations are remembered for the rows after them).
+fn change_of(
+    relations: &mut BTreeMap<u32, (SourceTable, Vec<String>)>,
+    message: Message,
+) -> Result<Option<Change>, MigrateError> {
+    Ok(match message {
+        Message::Relation {
+            id, name, columns, ..
+        } => {
+            if let Some(table) = SourceTable::from_name(&name) {
+                relations.insert(id, (table, columns));
+            }
+            None
+        }
+        Message::Insert { relation, new } => upsert(relations, relation, &new, None)?,
+        Message::Update { relation, old, new } => {
+            upsert(relations, relation, &new, old.as_deref())?
+        }
+        Message::Delete { relation, old } => match relations.get(&relation) {
+            Some((table, columns)) => {
+                let f = fields(columns, &old, None);
+                let id = f.get("id").cloned().flatten().and_then(|v| v.parse().ok());
+                id.map(|id| Change::Delete { table: *table, id })
+            }
+            None => None,
+        },
+        Message::Begin { .. } | Message::Commit { .. } | Message::Other(_) => None,
+    })
 }
 
 fn upsert(
@@ -308,4 +497,40 @@ fn upsert(
         reason,
     })?;
     Ok(Some(Change::Upsert(row)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replication_settings_come_from_the_url_and_tls_is_refused() {
+        let config = replication_config(
+            "postgres://mig%40ops:p%2Fss@db.internal:6543/ds13",
+            "s",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                config.host.as_str(),
+                config.port,
+                config.user.as_str(),
+                config.password.as_str(),
+                config.database.as_str()
+            ),
+            ("db.internal", 6543, "mig@ops", "p/ss", "ds13")
+        );
+        let socket =
+            replication_config("postgres:///ds13?host=/var/run/postgresql", "s", "p").unwrap();
+        assert_eq!(socket.host, "/var/run/postgresql");
+        assert!(matches!(
+            replication_config("postgres://u@h/db?sslmode=require", "s", "p"),
+            Err(MigrateError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            replication_config("postgres://u@h:5432", "s", "p"),
+            Err(MigrateError::BadUrl { .. })
+        ));
+    }
 }
