@@ -210,3 +210,92 @@ async fn snapshot_does_not_block_writers_and_the_stream_starts_where_it_ends() -
     cleaned?;
     dropped
 }
+
+/// A source user who must give a password (a member of `changeover_pw`, for which
+/// `scripts/services` makes the server require SCRAM): the slot, the exported snapshot and
+/// the stream all authenticate; a wrong password is refused with an error that does not
+/// carry it.
+async fn password_user(source: &TestDb, role: &str, slot: &str, publication: &str) -> Result<()> {
+    seed(source).await?;
+    let password = format!("Pw-{}", rand::random::<u64>());
+    source
+        .exec(&format!(
+            "CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}' IN ROLE changeover_pw"
+        ))
+        .await
+        .context(
+            "creating a password user (run scripts/services: it creates the role changeover_pw)",
+        )?;
+    let with = |pw: &str| -> Result<String> {
+        let mut url = url::Url::parse(&source.url)?;
+        url.set_username(role)
+            .map_err(|()| anyhow::anyhow!("no user in {url}"))?;
+        url.set_password(Some(pw))
+            .map_err(|()| anyhow::anyhow!("no password in {url}"))?;
+        Ok(url.to_string())
+    };
+    let wrong = format!("{password}-wrong");
+    let refused = SlotSnapshot::begin(&with(&wrong)?, slot, publication).await;
+    let Err(err) = refused else {
+        bail!("a wrong password was accepted: the server does not check passwords for {role}");
+    };
+    let err = err.to_string();
+    ensure!(
+        !err.contains(&wrong) && !err.contains(&password),
+        "the password leaked into {err}"
+    );
+    ensure!(err.contains("password") || err.contains("auth"), "{err}");
+
+    let url = with(&password)?;
+    let snapshot = SlotSnapshot::begin(&url, slot, publication).await?;
+    let (changes, position) = snapshot.read().await?;
+    ensure!(
+        !definitions(&changes).is_empty(),
+        "the snapshot read no definition"
+    );
+    let Position::Lsn(start) = position else {
+        bail!("a PostgreSQL snapshot position is an LSN, got {position}");
+    };
+    source
+        .exec(&insert_definition(30, 1, "after-password", &diamond("p")))
+        .await?;
+    let (tx, mut rx) = mpsc::channel(64);
+    let (s, p) = (slot.to_owned(), publication.to_owned());
+    let reader = tokio::spawn(async move {
+        stream(&url, &s, &p, start, Arc::new(AtomicU64::new(start)), tx).await
+    });
+    let got = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some((changes, _)) = rx.recv().await {
+            if definitions(&changes).iter().any(|(id, _, _)| *id == 30) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    drop(rx);
+    reader.abort();
+    ensure!(
+        got.unwrap_or(false),
+        "the stream of a password user did not bring the row inserted after the snapshot"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_user_with_a_password_authenticates_and_a_wrong_one_is_refused() -> Result<()> {
+    let source = TestDb::create(Server::Postgres, "mig_src", SOURCE_POSTGRES).await?;
+    let (slot, publication) = replication_names(&format!("{}#password", source.url));
+    let role = format!("mig_pw_{:08x}", rand::random::<u32>());
+    let result = password_user(&source, &role, &slot, &publication).await;
+    let cleaned = cleanup(&source.url, &slot, &publication).await;
+    let dropped = source.drop_now().await;
+    let mut admin =
+        sqlx::AnyConnection::connect(&format!("{}/postgres", crate::support::postgres())).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
+        .execute(&mut admin)
+        .await?;
+    result?;
+    cleaned?;
+    dropped
+}
