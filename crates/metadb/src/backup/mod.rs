@@ -259,6 +259,14 @@ pub(crate) async fn check_recorded(
     manifest: &Manifest,
     full_read: bool,
 ) -> Result<PathBuf, Error> {
+    let path = check_listed(dir, manifest)?;
+    check_content(dir, manifest, full_read).await?;
+    Ok(path)
+}
+
+/// The cheap half of [`check_recorded`], from file metadata only: the dump exists, is not
+/// empty, and its size (a directory's file names and sizes) matches the manifest.
+pub(crate) fn check_listed(dir: &Path, manifest: &Manifest) -> Result<PathBuf, Error> {
     let path = dir.join(&manifest.file);
     let invalid = |reason: String| Error::DumpInvalid {
         path: path.clone(),
@@ -322,6 +330,21 @@ pub(crate) async fn check_recorded(
             manifest.size_bytes
         )));
     }
+    Ok(path)
+}
+
+/// The half of [`check_recorded`] that reads the whole dump: SHA-256 (per file of a
+/// directory) against the manifest, and the structural check, side by side.
+pub(crate) async fn check_content(
+    dir: &Path,
+    manifest: &Manifest,
+    full_read: bool,
+) -> Result<(), Error> {
+    let path = dir.join(&manifest.file);
+    let invalid = |reason: String| Error::DumpInvalid {
+        path: path.clone(),
+        reason,
+    };
     let p = path.clone();
     let (structure, sha) = tokio::join!(
         dump::check_structure(manifest.engine, &path, full_read),
@@ -346,5 +369,5 @@ pub(crate) async fn check_recorded(
         )));
     }
     structure.map_err(invalid)?;
-    Ok(path)
+    Ok(())
 }
