@@ -520,6 +520,8 @@ mod tests {
                 dir: root_dir.clone(),
                 upgrade: Some("up-7".into()),
                 skip_triggers: false,
+                format: PgDumpFormat::Custom,
+                jobs: DumpOptions::default().jobs,
             }),
             &ctx,
         )
