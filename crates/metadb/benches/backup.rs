@@ -305,12 +305,13 @@ fn run() -> Result<(), String> {
             for changeover in [run % 2 == 1, run % 2 == 0] {
                 settle(a.engine)?;
                 if !changeover {
-                    direct_dump =
-                        direct_dump.min(time(|| direct_backup(a.engine, &name, &direct_file))?);
+                    let took = time(|| direct_backup(a.engine, &name, &direct_file))?;
+                    eprintln!("run {}: backup direct {:.2} s", run + 1, took.as_secs_f64());
+                    direct_dump = direct_dump.min(took);
                     continue;
                 }
                 let _ = std::fs::remove_dir_all(&dir);
-                co_dump = co_dump.min(time(|| {
+                let took = time(|| {
                     rt.block_on(async {
                         let s = BackupSession::new(
                             &dir,
@@ -327,7 +328,13 @@ fn run() -> Result<(), String> {
                         manifest = item.manifest;
                         Ok(())
                     })
-                })?);
+                })?;
+                eprintln!(
+                    "run {}: backup changeover {:.2} s",
+                    run + 1,
+                    took.as_secs_f64()
+                );
+                co_dump = co_dump.min(took);
             }
         }
         let manifest = manifest.ok_or("no manifest")?;
@@ -335,8 +342,13 @@ fn run() -> Result<(), String> {
             for changeover in [run % 2 == 1, run % 2 == 0] {
                 settle(a.engine)?;
                 if !changeover {
-                    direct_load =
-                        direct_load.min(time(|| direct_restore(a.engine, &name, &direct_file))?);
+                    let took = time(|| direct_restore(a.engine, &name, &direct_file))?;
+                    eprintln!(
+                        "run {}: restore direct {:.2} s",
+                        run + 1,
+                        took.as_secs_f64()
+                    );
+                    direct_load = direct_load.min(took);
                     continue;
                 }
                 let took = time(|| {
@@ -349,6 +361,12 @@ fn run() -> Result<(), String> {
                     rt.block_on(finish_background_drops());
                     Ok(())
                 })?;
+                eprintln!(
+                    "run {}: restore changeover {:.2} s (then {:.2} s dropping the replaced database)",
+                    run + 1,
+                    took.as_secs_f64(),
+                    drop.as_secs_f64()
+                );
                 if took < co_load {
                     co_load = took;
                     co_drop = drop;

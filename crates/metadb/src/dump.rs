@@ -1,5 +1,7 @@
-//! Per-engine dump, structural check and load: `pg_dump -Fc` / `pg_restore`,
-//! `mariadb-dump` / `mariadb`, SQLite `VACUUM INTO` / file copy.
+//! Per-engine dump, structural check and load: `pg_dump -Fc`/`-Fd` / `pg_restore`,
+//! `mariadb-dump` / `mariadb`, SQLite `VACUUM INTO` / file copy. A PostgreSQL load goes
+//! into a scratch database swapped into place by rename; the replaced database is dropped
+//! in the background (see [`REPLACED_PREFIX`]).
 
 use std::path::Path;
 
@@ -331,8 +333,9 @@ enum Stage {
 }
 
 /// Stages a dump for `target` (see [`Staged`]) once `check` (the checks of the dump)
-/// succeeded. For PostgreSQL the scratch database is created while `check` runs (neither
-/// touches the target). On error nothing is left behind and `target` is untouched.
+/// succeeded. For PostgreSQL the scratch database is created and loaded while `check`
+/// runs (neither touches the target); a failed `check` stops the load, and its error is
+/// the one returned. On error nothing is left behind and `target` is untouched.
 pub(crate) async fn stage(
     target: &DbTarget,
     file: &Path,
@@ -475,7 +478,8 @@ impl Staged {
 /// Prefix of a database a PostgreSQL restore replaced. The old database is renamed to it
 /// (plus 16 hex digits) in the same transaction that renames the restored copy into place,
 /// so a database with this name is only ever an old copy: it is dropped in the background,
-/// and one left behind by a crash is dropped by the next restore on the same server.
+/// and one left behind by a crash is dropped by the next backup or restore on the same
+/// server.
 pub const REPLACED_PREFIX: &str = "changeover_replaced_";
 /// How many times the swap is tried while sessions keep reconnecting to the target.
 const SWAP_ATTEMPTS: u32 = 5;
@@ -570,7 +574,7 @@ fn drop_in_background(replaced: DbTarget) {
             Err(e) => tracing::warn!(
                 database = %replaced,
                 error = %e,
-                "could not drop the replaced database; the next restore on this server drops it"
+                "could not drop the replaced database; the next backup or restore on this server drops it"
             ),
         }
     });
@@ -583,7 +587,7 @@ fn drop_in_background(replaced: DbTarget) {
 
 /// Waits for the replaced databases this process is dropping in the background. A
 /// process that exits without it leaves at worst a `changeover_replaced_*` database, which
-/// the next restore on that server drops.
+/// the next backup or restore on that server drops.
 pub async fn finish_background_drops() {
     // A look-up for leftovers adds drops of its own while it runs: repeat until none is left.
     loop {
@@ -603,7 +607,8 @@ pub async fn finish_background_drops() {
 
 /// Drops, in the background, every `changeover_replaced_<16 hex digits>` database on
 /// `target`'s server: old copies left by a restore that was interrupted before its drop.
-fn drop_leftover_replaced(target: &DbTarget) {
+/// Run at the start of every PostgreSQL backup and restore.
+pub(crate) fn drop_leftover_replaced(target: &DbTarget) {
     let server = admin(target);
     let task = tokio::spawn(async move {
         let query = format!(

@@ -23,8 +23,8 @@ use crate::target::{DbTarget, Engine};
 /// one transaction, the target is renamed `changeover_replaced_<random>` and the scratch
 /// takes its name. A dump that fails a check or fails to load part-way leaves the target
 /// as it was. The replaced database is dropped in the background (see
-/// [`crate::finish_background_drops`]); one left by a crash is dropped by the next restore
-/// on the same server.
+/// [`crate::finish_background_drops`]); one left by a crash is dropped by the next backup
+/// or restore on the same server.
 pub async fn restore(
     dir: &Path,
     manifest: &Manifest,

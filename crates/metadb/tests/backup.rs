@@ -516,7 +516,7 @@ async fn directory_dump_with_parallel_jobs_restores_identically_and_is_checked_f
 }
 
 #[tokio::test]
-async fn postgres_restore_swaps_in_one_step_ends_open_sessions_and_drops_the_old_copy() -> Result<()>
+async fn postgres_restore_swaps_in_one_step_ends_open_sessions_and_drops_old_copies() -> Result<()>
 {
     let db = TestDb::new(Engine::Postgres);
     db.seed();
@@ -582,5 +582,13 @@ async fn postgres_restore_swaps_in_one_step_ends_open_sessions_and_drops_the_old
         "",
         "the replaced database was not dropped"
     );
+
+    // A backup drops such leftovers too (the next upgrade's backup cleans up after a crash).
+    let leftover = format!("{}{:016x}", REPLACED_PREFIX, rand::random::<u64>());
+    crate::common::psql_admin(&format!("CREATE DATABASE {leftover}"));
+    let fresh = tempfile::tempdir()?;
+    backup_one(&db, fresh.path(), vec![]).await?;
+    finish_background_drops().await;
+    assert_eq!(oid(&leftover), "", "a backup left the replaced database");
     Ok(())
 }

@@ -124,6 +124,9 @@ async fn backup_inner(
 ) -> Result<Manifest, Error> {
     let target = &req.target;
     let started_at = Utc::now();
+    if target.engine == crate::target::Engine::Postgres {
+        dump::drop_leftover_replaced(target);
+    }
     item.log(&format!("connecting to {target}"));
     let mut conn = Conn::open(target).await?;
     let version = server_version(&mut conn)
