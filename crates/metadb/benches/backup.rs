@@ -1,7 +1,7 @@
 //! Backup/restore benchmark: changeover versus the dump tools called directly.
 //!
 //! ```text
-//! cargo bench -p changeover-metadb --bench backup -- --size-mb 100 [--engine postgres|mysql] [--runs 2]
+//! cargo bench -p changeover-metadb --bench backup -- --size-mb 100 [--engine postgres|mysql] [--runs 2] [--backup-runs N]
 //! ```
 //! Creates a database of about `--size-mb` MB (default 1024) on the machine's server
 //! (generated server-side), backs it up and restores it through changeover (dump +
@@ -48,6 +48,8 @@ struct Args {
     engine: Engine,
     /// Each phase runs this many times, alternating direct and changeover; the best counts.
     runs: u32,
+    /// The backup phase's runs, when not `runs` (to repeat only the restores).
+    backup_runs: Option<u32>,
 }
 
 fn args() -> Result<Args, String> {
@@ -55,6 +57,7 @@ fn args() -> Result<Args, String> {
         size_mb: DEFAULT_SIZE_MB,
         engine: Engine::Postgres,
         runs: 2,
+        backup_runs: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -71,6 +74,14 @@ fn args() -> Result<Args, String> {
                     .parse::<u32>()
                     .map_err(|_| format!("--runs `{v}` is not a number"))?
                     .max(1);
+            }
+            "--backup-runs" => {
+                let v = it.next().ok_or("--backup-runs needs a number")?;
+                a.backup_runs = Some(
+                    v.parse::<u32>()
+                        .map_err(|_| format!("--backup-runs `{v}` is not a number"))?
+                        .max(1),
+                );
             }
             "--engine" => match it.next().as_deref() {
                 Some("postgres") => a.engine = Engine::Postgres,
@@ -301,7 +312,7 @@ fn run() -> Result<(), String> {
         let mut co_drop = Duration::ZERO;
         let mut manifest = None;
         // Runs alternate which of the two goes first.
-        for run in 0..a.runs {
+        for run in 0..a.backup_runs.unwrap_or(a.runs) {
             for changeover in [run % 2 == 1, run % 2 == 0] {
                 settle(a.engine)?;
                 if !changeover {

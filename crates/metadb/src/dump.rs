@@ -79,14 +79,16 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Writes a dump of `target` to `out`. Returns the tool used.
+/// Writes a dump of `target` to `out`. Returns the tool used, and the dump's SHA-256 when
+/// it was hashed on the way (MySQL: the dump is the tool's standard output).
 pub(crate) async fn dump(
     target: &DbTarget,
     out: &Path,
     opts: &DumpOptions,
     observer: &dyn ToolObserver,
     stop: &StopSignal,
-) -> Result<&'static str, Error> {
+) -> Result<(&'static str, Option<String>), Error> {
+    let mut sha256 = None;
     let program = dump_tool(target.engine);
     match target.engine {
         Engine::Postgres => {
@@ -119,9 +121,8 @@ pub(crate) async fn dump(
             } else {
                 "--skip-triggers"
             })
-            .arg(format!("--result-file={}", out.display()))
             .arg(&target.database);
-            tool::run(program, target, cmd, Some(out), observer, Some(stop)).await?;
+            sha256 = Some(tool::run_into(program, target, cmd, out, observer, Some(stop)).await?);
         }
         Engine::Sqlite => {
             let mut conn = Conn::open(target).await?;
@@ -136,7 +137,7 @@ pub(crate) async fn dump(
             conn.close().await;
         }
     }
-    Ok(program)
+    Ok((program, sha256))
 }
 
 /// Checks that a dump file is structurally complete. `Err` holds the reason.

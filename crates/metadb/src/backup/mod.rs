@@ -164,14 +164,15 @@ async fn backup_inner(
     let partial = dir.join(format!("{file}.partial"));
     remove_path(&partial);
     item.set_status(BackupStatus::BackingUp);
-    let program = match dump::dump(target, &partial, &req.options, item, stop).await {
-        Ok(p) => p,
-        Err(e) => {
-            remove_path(&partial);
-            return Err(e);
-        }
-    };
-    let checked = check_new_dump(target, &partial).await;
+    let (program, streamed_sha256) =
+        match dump::dump(target, &partial, &req.options, item, stop).await {
+            Ok(p) => p,
+            Err(e) => {
+                remove_path(&partial);
+                return Err(e);
+            }
+        };
+    let checked = check_new_dump(target, &partial, streamed_sha256).await;
     let (size, sha256, files) = match checked {
         Ok(v) => v,
         Err(e) => {
@@ -223,9 +224,11 @@ fn remove_path(path: &Path) {
 }
 
 /// Size > 0, structurally complete; returns (size, sha256, files of a directory dump).
+/// `streamed_sha256` is the SHA-256 taken while the dump was written, if it was.
 async fn check_new_dump(
     target: &DbTarget,
     path: &Path,
+    streamed_sha256: Option<String>,
 ) -> Result<(u64, String, Vec<crate::manifest::DumpFile>), Error> {
     let size = tool::output_size(path);
     if size == 0 {
@@ -233,6 +236,15 @@ async fn check_new_dump(
             path: path.into(),
             reason: "the dump is empty (0 bytes)".into(),
         });
+    }
+    if let Some(sha256) = streamed_sha256 {
+        dump::check_structure(target.engine, path, false)
+            .await
+            .map_err(|reason| Error::DumpInvalid {
+                path: path.into(),
+                reason,
+            })?;
+        return Ok((size, sha256, Vec::new()));
     }
     // The structural read and the checksum run side by side (two cores, one pass each).
     let p = path.to_owned();
