@@ -441,12 +441,21 @@ impl Staged {
                     .await
                     .map_err(|e| Error::io("rename into", &dest, e))
             }
-            Stage::Postgres(scratch) => {
-                if let Some(replaced) = swap_into_place(target, scratch).await? {
-                    drop_in_background(replaced);
+            Stage::Postgres(scratch) => match swap_into_place(target, scratch).await {
+                Ok(replaced) => {
+                    if let Some(replaced) = replaced {
+                        drop_in_background(replaced);
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
+                Err(e) => {
+                    // Neither rename happened: the target is as it was.
+                    if let Err(d) = drop_database(scratch).await {
+                        tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
+                    }
+                    Err(e)
+                }
+            },
             Stage::Mysql(file) => {
                 recreate_database(target).await?;
                 let cred = Credentials::write(target)?;

@@ -191,37 +191,39 @@ pub(crate) async fn run_into(
     stop: Option<&StopSignal>,
 ) -> Result<String, Error> {
     use sha2::Digest;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let mut file = tokio::fs::File::create(out)
+    let file = tokio::fs::File::create(out)
         .await
         .map_err(|e| Error::io("create", out, e))?;
     cmd.stdout(Stdio::piped());
     let mut child = spawn(tool, cmd)?;
-    let mut stdout = child.stdout.take().ok_or_else(|| Error::ToolMissing {
+    let stdout = child.stdout.take().ok_or_else(|| Error::ToolMissing {
         tool: tool.into(),
         message: "no standard output".into(),
     })?;
+    let fd = stdout
+        .into_owned_fd()
+        .map_err(|e| Error::io("read the output of", out, e))?;
+    let mut pipe = std::fs::File::from(fd);
+    let mut file = file.into_std().await;
     let path = out.to_owned();
-    let copy = tokio::spawn(async move {
+    // Plain blocking reads and writes on a thread of their own: one pass over the bytes.
+    let copy = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
         let mut hash = sha2::Sha256::new();
         let mut buf = vec![0u8; COPY_CHUNK];
         loop {
-            let n = stdout
-                .read(&mut buf)
-                .await
-                .map_err(|e| Error::io("read the output of", &path, e))?;
-            if n == 0 {
-                break;
-            }
+            let n = match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read the output of", &path, e)),
+            };
             hash.update(&buf[..n]);
             file.write_all(&buf[..n])
-                .await
                 .map_err(|e| Error::io("write", &path, e))?;
         }
-        file.flush()
-            .await
-            .map_err(|e| Error::io("write", &path, e))?;
+        file.flush().map_err(|e| Error::io("write", &path, e))?;
         Ok::<_, Error>(hex::encode(hash.finalize()))
     });
     let ran = supervise(tool, target, child, Some(out), observer, stop).await;
