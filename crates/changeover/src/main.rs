@@ -31,7 +31,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let ctx = context::Context::new(&cli.global)?;
-        cli.command.run(&ctx).await
+        let result = cli.command.run(&ctx).await;
+        // A restore drops the database it replaced in the background: let it finish.
+        changeover_metadb::finish_background_drops().await;
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

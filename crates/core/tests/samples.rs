@@ -156,3 +156,59 @@ fn the_airflow_bundles_read_and_validate_clean() {
     assert!(major.allowed_modes().contains(&Mode::Full), "{major:?}");
     assert!(!major.allowed_modes().contains(&Mode::Partial), "{major:?}");
 }
+
+/// The sample 1.1.0 bundle with its database on `engine` and `dump` set.
+fn with_dump(engine: &str, dump: &str) -> bundle::Bundle {
+    let text = String::from_utf8(sample_bytes("1.1.0.yaml")).expect("UTF-8");
+    let text = text.replacen(
+        "    engine: sqlite\n",
+        &format!("    engine: {engine}\n    dump: {dump}\n"),
+        1,
+    );
+    bundle::read(text.as_bytes(), "1.1.0.yaml").expect("reads")
+}
+
+#[test]
+fn a_database_dump_setting_is_read_and_validated_per_engine() {
+    let pg = with_dump("postgres", "{ format: directory, jobs: 32 }");
+    let report = pg.validate(&ValidationContext::default());
+    assert!(report.is_ok(), "{report:?}");
+    let dump = pg.manifest().databases[0].dump.clone().expect("dump");
+    assert_eq!(dump.format, Some(bundle::DumpFormat::Directory));
+    assert_eq!(dump.jobs, Some(bundle::MAX_DUMP_JOBS));
+    assert_eq!(dump.triggers, None);
+
+    let custom = with_dump("postgres", "{ format: custom }");
+    assert!(custom.validate(&ValidationContext::default()).is_ok());
+    let my = with_dump("mysql", "{ triggers: false }");
+    assert!(my.validate(&ValidationContext::default()).is_ok());
+    assert_eq!(
+        my.manifest().databases[0]
+            .dump
+            .as_ref()
+            .and_then(|d| d.triggers),
+        Some(false)
+    );
+
+    // One past the limit, and PostgreSQL's options on SQLite: each names its field.
+    let errors = |b: bundle::Bundle| -> Vec<String> {
+        b.validate(&ValidationContext::default())
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert_eq!(
+        errors(with_dump("postgres", "{ jobs: 33 }")),
+        ["databases[0].dump.jobs: 33 jobs is more than 32; each job is a connection to the server"]
+    );
+    assert_eq!(
+        errors(with_dump("sqlite", "{ format: custom }")),
+        [
+            "databases[0].dump.format: `format` is a PostgreSQL option but database \"metadata\" is sqlite"
+        ]
+    );
+    // No `dump`: nothing set, the engine's defaults apply.
+    let plain = bundle::read(&sample_bytes("1.1.0.yaml"), "1.1.0.yaml").expect("reads");
+    assert_eq!(plain.manifest().databases[0].dump, None);
+}

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use changeover_core::bundle::{self, Bundle, EngineSql, Hook};
 use changeover_drivers::Strategy;
 use changeover_drivers::process::{AppSpec, HealthCheck, Probe};
-use changeover_metadb::{DataUpdateTask, DbTarget, Migration, PruneStatement, TaskKind};
+use changeover_metadb::{
+    DataUpdateTask, DbTarget, DumpOptions, Migration, PgFormat, PruneStatement, TaskKind,
+};
 
 use crate::adapter::hooks::{HookAction, HookSpec};
 use crate::adapter::metadb::{DatabaseSpec, SchemaSpec};
@@ -211,6 +213,7 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
             migrations,
             prune,
             schema,
+            dump: dump_options(db.dump.as_ref()),
         });
     }
     let mut data_updates = Vec::new();
@@ -274,4 +277,24 @@ pub fn resolve(bundle: &Bundle, settings: &PlatformSettings) -> Result<Resolved,
                 .allow_failed_today_succeeded_yesterday,
         },
     })
+}
+
+/// `databases[].dump` of the bundle (validated: PostgreSQL options only on PostgreSQL) as
+/// the options of changeover-metadb; what it leaves out keeps the library's default.
+fn dump_options(dump: Option<&bundle::DumpSettings>) -> DumpOptions {
+    let mut options = DumpOptions::default();
+    let Some(dump) = dump else {
+        return options;
+    };
+    if let Some(jobs) = dump.jobs {
+        options.jobs = jobs;
+    }
+    if let Some(triggers) = dump.triggers {
+        options.triggers = triggers;
+    }
+    options.pg_format = match dump.format {
+        Some(bundle::DumpFormat::Directory) => PgFormat::Directory { jobs: options.jobs },
+        Some(bundle::DumpFormat::Custom) | None => PgFormat::Custom,
+    };
+    options
 }

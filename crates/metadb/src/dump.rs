@@ -1,5 +1,7 @@
-//! Per-engine dump, structural check and load: `pg_dump -Fc` / `pg_restore`,
-//! `mariadb-dump` / `mariadb`, SQLite `VACUUM INTO` / file copy.
+//! Per-engine dump, structural check and load: `pg_dump -Fc`/`-Fd` / `pg_restore`,
+//! `mariadb-dump` / `mariadb`, SQLite `VACUUM INTO` / file copy. A PostgreSQL load goes
+//! into a scratch database swapped into place by rename; the replaced database is dropped
+//! in the background (see [`REPLACED_PREFIX`]).
 
 use std::path::Path;
 
@@ -77,14 +79,16 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Writes a dump of `target` to `out`. Returns the tool used.
+/// Writes a dump of `target` to `out`. Returns the tool used, and the dump's SHA-256 when
+/// it was hashed on the way (MySQL: the dump is the tool's standard output).
 pub(crate) async fn dump(
     target: &DbTarget,
     out: &Path,
     opts: &DumpOptions,
     observer: &dyn ToolObserver,
     stop: &StopSignal,
-) -> Result<&'static str, Error> {
+) -> Result<(&'static str, Option<String>), Error> {
+    let mut sha256 = None;
     let program = dump_tool(target.engine);
     match target.engine {
         Engine::Postgres => {
@@ -117,9 +121,8 @@ pub(crate) async fn dump(
             } else {
                 "--skip-triggers"
             })
-            .arg(format!("--result-file={}", out.display()))
             .arg(&target.database);
-            tool::run(program, target, cmd, Some(out), observer, Some(stop)).await?;
+            sha256 = Some(tool::run_into(program, target, cmd, out, observer, Some(stop)).await?);
         }
         Engine::Sqlite => {
             let mut conn = Conn::open(target).await?;
@@ -134,7 +137,7 @@ pub(crate) async fn dump(
             conn.close().await;
         }
     }
-    Ok(program)
+    Ok((program, sha256))
 }
 
 /// Checks that a dump file is structurally complete. `Err` holds the reason.
@@ -331,8 +334,9 @@ enum Stage {
 }
 
 /// Stages a dump for `target` (see [`Staged`]) once `check` (the checks of the dump)
-/// succeeded. For PostgreSQL the scratch database is created while `check` runs (neither
-/// touches the target). On error nothing is left behind and `target` is untouched.
+/// succeeded. For PostgreSQL the scratch database is created and loaded while `check`
+/// runs (neither touches the target); a failed `check` stops the load, and its error is
+/// the one returned. On error nothing is left behind and `target` is untouched.
 pub(crate) async fn stage(
     target: &DbTarget,
     file: &Path,
@@ -349,50 +353,69 @@ pub(crate) async fn stage(
             Stage::Sqlite(tmp)
         }
         Engine::Postgres => {
+            drop_leftover_replaced(target);
             let scratch = target.with_database(&format!(
                 "changeover_restore_{:016x}",
                 rand::random::<u64>()
             ));
-            let create = async {
-                let settings = kept_settings(target).await?;
-                create_database_with(&scratch, &settings).await
+            let started = std::time::Instant::now();
+            // The checks of the dump run while it loads into the scratch database (which
+            // the target does not see); a failed check kills pg_restore.
+            let stop = StopSignal::default();
+            let checked = async {
+                let r = check.await;
+                tracing::debug!(
+                    elapsed_ms = elapsed_ms(started),
+                    ok = r.is_ok(),
+                    "restore: dump checked"
+                );
+                if r.is_err() {
+                    stop.stop();
+                }
+                r
             };
-            let (checked, created) = tokio::join!(check, create);
-            if let Err(e) = checked {
-                if created.is_ok()
-                    && let Err(d) = drop_database(&scratch).await
-                {
-                    tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
-                }
-                return Err(e);
-            }
-            created?;
-            let cred = Credentials::write(&scratch)?;
-            let mut cmd = cred.command("pg_restore", &scratch);
-            cmd.args(["--exit-on-error", "--jobs"])
-                .arg(opts.jobs.max(1).to_string())
-                .arg("--dbname")
-                .arg(&scratch.database)
-                .arg(file);
-            let loaded = tool::run(
-                "pg_restore",
-                &scratch,
-                cmd,
-                None,
-                &TraceObserver("pg_restore"),
-                None,
-            )
-            .await;
-            if let Err(e) = loaded {
-                if let Err(d) = drop_database(&scratch).await {
-                    tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
-                }
-                return Err(Error::RestoreFailed {
+            let loaded = async {
+                let settings = kept_settings(target).await?;
+                create_database_with(&scratch, &settings).await?;
+                tracing::debug!(elapsed_ms = elapsed_ms(started), scratch = %scratch, "restore: scratch database created");
+                let cred = Credentials::write(&scratch)?;
+                let mut cmd = cred.command("pg_restore", &scratch);
+                cmd.args(["--exit-on-error", "--jobs"])
+                    .arg(opts.jobs.max(1).to_string())
+                    .arg("--dbname")
+                    .arg(&scratch.database)
+                    .arg(file);
+                let r = tool::run(
+                    "pg_restore",
+                    &scratch,
+                    cmd,
+                    None,
+                    &TraceObserver("pg_restore"),
+                    Some(&stop),
+                )
+                .await
+                .map_err(|e| Error::RestoreFailed {
                     path: file.to_owned(),
                     target: target.redacted(),
                     reason: e.to_string(),
                 });
+                tracing::debug!(
+                    elapsed_ms = elapsed_ms(started),
+                    ok = r.is_ok(),
+                    "restore: pg_restore into the scratch database ended"
+                );
+                r
+            };
+            let (checked, loaded) = tokio::join!(checked, loaded);
+            if (checked.is_err() || loaded.is_err())
+                && let Err(d) = drop_database(&scratch).await
+            {
+                tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
             }
+            // A dump that fails its checks is reported as such, even if pg_restore also
+            // failed on it (or was killed because of it).
+            checked?;
+            loaded?;
             Stage::Postgres(scratch)
         }
         Engine::Mysql => {
@@ -418,21 +441,21 @@ impl Staged {
                     .await
                     .map_err(|e| Error::io("rename into", &dest, e))
             }
-            Stage::Postgres(scratch) => {
-                drop_database(target).await?;
-                let mut conn = Conn::open(&admin(target)).await?;
-                let sql = format!(
-                    "ALTER DATABASE {} RENAME TO {}",
-                    quote_ident(Engine::Postgres, &scratch.database),
-                    quote_ident(Engine::Postgres, &target.database)
-                );
-                let r = conn
-                    .execute(&sql)
-                    .await
-                    .map_err(query_err(target, "rename the restored database into place"));
-                conn.close().await;
-                r.map(|_| ())
-            }
+            Stage::Postgres(scratch) => match swap_into_place(target, scratch).await {
+                Ok(replaced) => {
+                    if let Some(replaced) = replaced {
+                        drop_in_background(replaced);
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    // Neither rename happened: the target is as it was.
+                    if let Err(d) = drop_database(scratch).await {
+                        tracing::warn!(scratch = %scratch, error = %d, "could not drop the scratch database");
+                    }
+                    Err(e)
+                }
+            },
             Stage::Mysql(file) => {
                 recreate_database(target).await?;
                 let cred = Credentials::write(target)?;
@@ -460,6 +483,174 @@ impl Staged {
             Stage::Mysql(_) => {}
         }
     }
+}
+
+/// Prefix of a database a PostgreSQL restore replaced. The old database is renamed to it
+/// (plus 16 hex digits) in the same transaction that renames the restored copy into place,
+/// so a database with this name is only ever an old copy: it is dropped in the background,
+/// and one left behind by a crash is dropped by the next backup or restore on the same
+/// server.
+pub const REPLACED_PREFIX: &str = "changeover_replaced_";
+/// How many times the swap is tried while sessions keep reconnecting to the target.
+const SWAP_ATTEMPTS: u32 = 5;
+/// SQLSTATE `object_in_use`: the database still has sessions.
+const OBJECT_IN_USE: &str = "55006";
+
+fn elapsed_ms(since: std::time::Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Renames `target` (if it exists) to `changeover_replaced_<random>` and `scratch` to
+/// `target` in one transaction, after ending the target's sessions. Returns the replaced
+/// database. Either both renames happen or neither does.
+async fn swap_into_place(target: &DbTarget, scratch: &DbTarget) -> Result<Option<DbTarget>, Error> {
+    let pg = Engine::Postgres;
+    let replaced =
+        target.with_database(&format!("{REPLACED_PREFIX}{:016x}", rand::random::<u64>()));
+    let (t, s, r) = (
+        quote_ident(pg, &target.database),
+        quote_ident(pg, &scratch.database),
+        quote_ident(pg, &replaced.database),
+    );
+    let lit = target.database.replace('\'', "''");
+    let started = std::time::Instant::now();
+    let mut conn = Conn::open(&admin(target)).await?;
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        let exists = match conn
+            .text(&format!(
+                "SELECT datname::text FROM pg_database WHERE datname = '{lit}'"
+            ))
+            .await
+        {
+            Ok(v) => v.is_some(),
+            Err(e) => break Err(query_err(target, "look up the database")(e)),
+        };
+        let sql = if exists {
+            // The rename waits up to 5 s for the ended sessions to go; a session that
+            // connects in between makes it fail with `object_in_use`, and it is tried again.
+            let end = format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{lit}' AND pid <> pg_backend_pid()"
+            );
+            if let Err(e) = conn.execute(&end).await {
+                break Err(query_err(target, "end the sessions of the database")(e));
+            }
+            format!(
+                "BEGIN; ALTER DATABASE {t} RENAME TO {r}; ALTER DATABASE {s} RENAME TO {t}; COMMIT"
+            )
+        } else {
+            format!("ALTER DATABASE {s} RENAME TO {t}")
+        };
+        match conn.execute(&sql).await {
+            Ok(_) => break Ok(exists.then(|| replaced.clone())),
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                let in_use = e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == OBJECT_IN_USE);
+                if !(in_use && attempt < SWAP_ATTEMPTS) {
+                    break Err(query_err(target, "rename the restored database into place")(e));
+                }
+                tracing::info!(target = %target, attempt, "the database still has sessions; trying the swap again");
+            }
+        }
+    };
+    conn.close().await;
+    tracing::debug!(
+        elapsed_ms = elapsed_ms(started),
+        ok = outcome.is_ok(),
+        "restore: restored database renamed into place"
+    );
+    outcome
+}
+
+/// Drops of replaced databases still running (see [`finish_background_drops`]).
+static BACKGROUND_DROPS: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Drops `replaced` in a task of its own: the restore it belongs to is complete without
+/// it (PostgreSQL's `DROP DATABASE` forces a checkpoint, which writes out the restored
+/// data; that is not the restore's to wait for).
+fn drop_in_background(replaced: DbTarget) {
+    let task = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match drop_database(&replaced).await {
+            Ok(()) => {
+                tracing::info!(database = %replaced, elapsed_ms = elapsed_ms(started), "dropped the replaced database")
+            }
+            Err(e) => tracing::warn!(
+                database = %replaced,
+                error = %e,
+                "could not drop the replaced database; the next backup or restore on this server drops it"
+            ),
+        }
+    });
+    let mut running = BACKGROUND_DROPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    running.retain(|t| !t.is_finished());
+    running.push(task);
+}
+
+/// Waits for the replaced databases this process is dropping in the background. A
+/// process that exits without it leaves at worst a `changeover_replaced_*` database, which
+/// the next backup or restore on that server drops.
+pub async fn finish_background_drops() {
+    // A look-up for leftovers adds drops of its own while it runs: repeat until none is left.
+    loop {
+        let running = std::mem::take(
+            &mut *BACKGROUND_DROPS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if running.is_empty() {
+            return;
+        }
+        for task in running {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Drops, in the background, every `changeover_replaced_<16 hex digits>` database on
+/// `target`'s server: old copies left by a restore that was interrupted before its drop.
+/// Run at the start of every PostgreSQL backup and restore.
+pub(crate) fn drop_leftover_replaced(target: &DbTarget) {
+    let server = admin(target);
+    let task = tokio::spawn(async move {
+        let query = format!(
+            "SELECT datname::text FROM pg_database WHERE datname ~ '^{REPLACED_PREFIX}[0-9a-f]{{16}}$'"
+        );
+        let names = match Conn::open(&server).await {
+            Ok(mut conn) => {
+                let rows = conn.text_rows(&query).await;
+                conn.close().await;
+                rows.map_err(query_err(&server, "list replaced databases"))
+            }
+            Err(e) => Err(e),
+        };
+        match names {
+            Ok(rows) => {
+                for name in rows
+                    .into_iter()
+                    .filter_map(|r| r.into_iter().next().flatten())
+                {
+                    tracing::info!(database = %name, "dropping a replaced database left by an earlier restore");
+                    drop_in_background(server.with_database(&name));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for replaced databases left by an earlier restore")
+            }
+        }
+    });
+    BACKGROUND_DROPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(task);
 }
 
 /// Copies only the schema of a MySQL database into another (for dry-run migrations).

@@ -1,14 +1,15 @@
 //! Restoring a backup into a database, and verifying a backup by restoring it into a
 //! scratch database and comparing every table with the source. A backup is checked
-//! (size, SHA-256, structure) before anything touches the target; a PostgreSQL backup is
-//! then restored into a scratch database that replaces the target only once `pg_restore`
-//! has read and loaded all of it.
+//! (size, SHA-256, structure) before anything touches the target. A PostgreSQL backup is
+//! restored into a scratch database while its SHA-256 and structure are checked; the
+//! scratch replaces the target only once both succeeded and `pg_restore` has read and
+//! loaded all of it.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backup::check_recorded;
+use crate::backup::{check_content, check_listed};
 use crate::checksum::{TableChecksum, table_checksums};
 use crate::dump::{self, DumpOptions};
 use crate::error::Error;
@@ -18,8 +19,12 @@ use crate::target::{DbTarget, Engine};
 /// Replaces `target`'s content with the backup described by `manifest` in `dir`.
 /// The backup is checked first; if it is unusable, `target` is not touched. PostgreSQL:
 /// the restore goes into a scratch database on the same server (room for a second copy
-/// is needed while it runs), which then takes the target's place; a dump that fails to
-/// load part-way leaves the target as it was.
+/// is needed while it runs) while the dump's checksum and structure are checked; then, in
+/// one transaction, the target is renamed `changeover_replaced_<random>` and the scratch
+/// takes its name. A dump that fails a check or fails to load part-way leaves the target
+/// as it was. The replaced database is dropped in the background (see
+/// [`crate::finish_background_drops`]); one left by a crash is dropped by the next backup
+/// or restore on the same server.
 pub async fn restore(
     dir: &Path,
     manifest: &Manifest,
@@ -35,8 +40,8 @@ pub async fn restore(
             ),
         });
     }
-    let file = dir.join(&manifest.file);
-    let check = async { check_recorded(dir, manifest, false).await.map(|_| ()) };
+    let file = check_listed(dir, manifest)?;
+    let check = check_content(dir, manifest, false);
     tracing::info!(database = %manifest.database, target = %target, "restoring backup");
     dump::stage(target, &file, opts, check)
         .await?
@@ -47,8 +52,9 @@ pub async fn restore(
 }
 
 /// Restores several databases from one backup directory (the rollback of an upgrade).
-/// Every backup is checked first, then every PostgreSQL backup is restored into its scratch
-/// database; if any is missing, unusable or fails to load, no database is touched.
+/// Every backup's size is checked first, then each is checked in full (for PostgreSQL
+/// while it is restored into its scratch database); if any is missing, unusable or fails
+/// to load, no database is touched.
 /// `targets` pairs each database name of the manifest with where to restore it.
 pub async fn restore_set(
     dir: &Path,
@@ -77,13 +83,13 @@ pub async fn restore_set(
                 ),
             });
         }
-        let file = check_recorded(dir, m, false).await?;
+        let file = check_listed(dir, m)?;
         plan.push((m, target, file));
     }
     let mut staged = Vec::new();
     for (m, target, file) in &plan {
         tracing::info!(database = %m.database, target = %target, "restoring backup");
-        match dump::stage(target, file, opts, async { Ok(()) }).await {
+        match dump::stage(target, file, opts, check_content(dir, m, false)).await {
             Ok(s) => staged.push(s),
             Err(e) => {
                 for s in staged {

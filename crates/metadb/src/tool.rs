@@ -21,6 +21,8 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 const STDERR_TAIL_LINES: usize = 12;
 /// How long to wait for the rest of a finished tool's stderr.
 const STDERR_DRAIN: Duration = Duration::from_secs(2);
+/// Bytes read at a time from a tool whose output is the dump.
+const COPY_CHUNK: usize = 1 << 20;
 
 /// Receives what a running tool does.
 pub(crate) trait ToolObserver: Send + Sync {
@@ -169,11 +171,71 @@ impl Credentials {
 pub(crate) async fn run(
     tool: &str,
     target: &DbTarget,
-    mut cmd: Command,
+    cmd: Command,
     watch: Option<&Path>,
     observer: &dyn ToolObserver,
     stop: Option<&StopSignal>,
 ) -> Result<(), Error> {
+    let child = spawn(tool, cmd)?;
+    supervise(tool, target, child, watch, observer, stop).await
+}
+
+/// Runs a prepared command whose standard output is the dump: it is written to `out` and
+/// hashed on the way, so the dump needs no second read for its SHA-256 (returned, hex).
+pub(crate) async fn run_into(
+    tool: &str,
+    target: &DbTarget,
+    mut cmd: Command,
+    out: &Path,
+    observer: &dyn ToolObserver,
+    stop: Option<&StopSignal>,
+) -> Result<String, Error> {
+    use sha2::Digest;
+
+    let file = tokio::fs::File::create(out)
+        .await
+        .map_err(|e| Error::io("create", out, e))?;
+    cmd.stdout(Stdio::piped());
+    let mut child = spawn(tool, cmd)?;
+    let stdout = child.stdout.take().ok_or_else(|| Error::ToolMissing {
+        tool: tool.into(),
+        message: "no standard output".into(),
+    })?;
+    let fd = stdout
+        .into_owned_fd()
+        .map_err(|e| Error::io("read the output of", out, e))?;
+    let mut pipe = std::fs::File::from(fd);
+    let mut file = file.into_std().await;
+    let path = out.to_owned();
+    // Plain blocking reads and writes on a thread of their own: one pass over the bytes.
+    let copy = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut hash = sha2::Sha256::new();
+        let mut buf = vec![0u8; COPY_CHUNK];
+        loop {
+            let n = match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read the output of", &path, e)),
+            };
+            hash.update(&buf[..n]);
+            file.write_all(&buf[..n])
+                .map_err(|e| Error::io("write", &path, e))?;
+        }
+        file.flush().map_err(|e| Error::io("write", &path, e))?;
+        Ok::<_, Error>(hex::encode(hash.finalize()))
+    });
+    let ran = supervise(tool, target, child, Some(out), observer, stop).await;
+    let copied = copy.await.map_err(|e| Error::ToolMissing {
+        tool: tool.into(),
+        message: format!("the output copy ended abnormally: {e}"),
+    })?;
+    ran?;
+    copied
+}
+
+fn spawn(tool: &str, mut cmd: Command) -> Result<tokio::process::Child, Error> {
     cmd.stderr(Stdio::piped());
     if cmd.as_std().get_program().is_empty() {
         return Err(Error::ToolMissing {
@@ -181,10 +243,22 @@ pub(crate) async fn run(
             message: "empty program".into(),
         });
     }
-    let mut child = cmd.spawn().map_err(|e| Error::ToolMissing {
+    cmd.spawn().map_err(|e| Error::ToolMissing {
         tool: tool.into(),
         message: e.to_string(),
-    })?;
+    })
+}
+
+/// Follows a spawned tool to its end: stderr kept (scrubbed) for the error, progress from
+/// `watch`'s size, `stop` kills it.
+async fn supervise(
+    tool: &str,
+    target: &DbTarget,
+    mut child: tokio::process::Child,
+    watch: Option<&Path>,
+    observer: &dyn ToolObserver,
+    stop: Option<&StopSignal>,
+) -> Result<(), Error> {
     let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
     let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     if let Some(mut lines) = stderr {

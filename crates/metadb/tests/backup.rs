@@ -3,8 +3,8 @@ use std::path::Path;
 use anyhow::Result;
 use changeover_metadb::{
     BackupRequest, BackupSession, BackupSet, BackupStatus, DumpOptions, Engine, Error, Manifest,
-    PgFormat, PruneStatement, backup_dir, list_backups, restore, restore_set, table_checksums,
-    verify,
+    PgFormat, PruneStatement, REPLACED_PREFIX, backup_dir, finish_background_drops, list_backups,
+    restore, restore_set, table_checksums, verify,
 };
 
 use crate::common::{ENGINES, TestDb};
@@ -512,5 +512,83 @@ async fn directory_dump_with_parallel_jobs_restores_identically_and_is_checked_f
     // Intact again: it restores.
     restore(&dir, &m, &db.target, &DumpOptions::default()).await?;
     assert_eq!(table_checksums(&db.target).await?, before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn postgres_restore_swaps_in_one_step_ends_open_sessions_and_drops_old_copies() -> Result<()>
+{
+    let db = TestDb::new(Engine::Postgres);
+    db.seed();
+    let before = table_checksums(&db.target).await?;
+    let (dir, m) = backup_one(&db, db.dir.path(), vec![]).await?;
+    let oid = |name: &str| {
+        crate::common::psql_admin(&format!(
+            "SELECT oid FROM pg_database WHERE datname = '{name}'"
+        ))
+        .trim()
+        .to_owned()
+    };
+    let old_oid = oid(&db.target.database);
+
+    // An old copy that a crash left behind (named as a restore names the database it
+    // replaced): the next restore on the server drops it.
+    let leftover = format!("{}{:016x}", REPLACED_PREFIX, rand::random::<u64>());
+    crate::common::psql_admin(&format!("CREATE DATABASE {leftover}"));
+    // A session that stays connected to the target does not stop the restore.
+    let mut idle = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            &db.target.database,
+        ])
+        .args(["-c", "SELECT pg_sleep(60)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    for _ in 0..50 {
+        let n = crate::common::psql_admin(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep%'",
+            db.target.database
+        ));
+        if n.trim() != "0" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    db.exec("DELETE FROM job WHERE id > 10");
+    restore(&dir, &m, &db.target, &DumpOptions::default()).await?;
+    assert_eq!(table_checksums(&db.target).await?, before);
+    // The target is a new database (the scratch renamed into place); the old one is
+    // renamed away and dropped in the background, and the session on it was ended.
+    assert_ne!(oid(&db.target.database), old_oid);
+    let ended = tokio::task::spawn_blocking(move || idle.wait()).await??;
+    assert!(!ended.success(), "the idle session was not ended");
+    finish_background_drops().await;
+    assert_eq!(
+        oid(&leftover),
+        "",
+        "the leftover replaced database is still there"
+    );
+    let renamed_old = crate::common::psql_admin(&format!(
+        "SELECT datname FROM pg_database WHERE oid = {old_oid}"
+    ));
+    assert_eq!(
+        renamed_old.trim(),
+        "",
+        "the replaced database was not dropped"
+    );
+
+    // A backup drops such leftovers too (the next upgrade's backup cleans up after a crash).
+    let leftover = format!("{}{:016x}", REPLACED_PREFIX, rand::random::<u64>());
+    crate::common::psql_admin(&format!("CREATE DATABASE {leftover}"));
+    let fresh = tempfile::tempdir()?;
+    backup_one(&db, fresh.path(), vec![]).await?;
+    finish_background_drops().await;
+    assert_eq!(oid(&leftover), "", "a backup left the replaced database");
     Ok(())
 }

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
+use changeover_core::bundle::MAX_DUMP_JOBS;
 use changeover_metadb::{
     BackupItemView, BackupRequest, BackupSession, BackupSet, BackupStatus, DbTarget, DumpOptions,
-    Engine, MANIFEST_FILE, TableChecksum, list_backups, restore_set, verify,
+    Engine, MANIFEST_FILE, PgFormat, TableChecksum, list_backups, restore_set, verify,
 };
 use clap::{Subcommand, ValueHint};
 use serde::Serialize;
@@ -40,7 +41,7 @@ pub struct Args {
 enum BackupCommand {
     /// Back up one or more databases into a new backup directory.
     #[command(
-        after_help = "Examples:\n  changeover backup run --db sqlite:///var/lib/platform/meta.db\n  changeover backup run --db meta=postgres://app@db/meta --db jobs=mysql://root@db/jobs --upgrade up-42"
+        after_help = "Examples:\n  changeover backup run --db sqlite:///var/lib/platform/meta.db\n  changeover backup run --db meta=postgres://app@db/meta --db jobs=mysql://root@db/jobs --upgrade up-42\n  changeover backup run --db meta=postgres://app@db/meta --format directory --jobs 4"
     )]
     Run {
         /// A database: URL or NAME=URL (postgres://, mysql://, mariadb://, sqlite://). Repeatable.
@@ -55,6 +56,14 @@ enum BackupCommand {
         /// MySQL/MariaDB: leave triggers out of the dump.
         #[arg(long)]
         skip_triggers: bool,
+        /// PostgreSQL: `custom` (one file) or `directory` (one file per table, dumped by
+        /// --jobs parallel connections).
+        #[arg(long, value_enum, default_value_t = PgDumpFormat::Custom)]
+        format: PgDumpFormat,
+        /// PostgreSQL: parallel jobs of a directory dump (each is a connection to the server).
+        #[arg(long, value_name = "N", default_value_t = DumpOptions::default().jobs,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DUMP_JOBS)))]
+        jobs: u32,
     },
     /// List backup directories, newest first.
     #[command(
@@ -96,6 +105,13 @@ enum BackupCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `backup run --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PgDumpFormat {
+    Custom,
+    Directory,
 }
 
 fn root(dir: Option<PathBuf>) -> PathBuf {
@@ -222,14 +238,29 @@ pub async fn run(args: Args, ctx: &Context) -> Result<()> {
             dir,
             upgrade,
             skip_triggers,
+            format,
+            jobs,
         } => {
             let mut requests = Vec::new();
             for spec in &db {
                 let (name, target) = parse_db(spec)?;
+                if format == PgDumpFormat::Directory && target.engine != Engine::Postgres {
+                    return Err(bad_input(
+                        format!(
+                            "--format directory is a PostgreSQL option but `{name}` is {}",
+                            target.engine
+                        ),
+                        "back up PostgreSQL and other databases in separate runs, or leave --format out",
+                    ));
+                }
                 let mut r = BackupRequest::new(name, target);
                 r.options = DumpOptions {
                     triggers: !skip_triggers,
-                    ..DumpOptions::default()
+                    jobs,
+                    pg_format: match format {
+                        PgDumpFormat::Custom => PgFormat::Custom,
+                        PgDumpFormat::Directory => PgFormat::Directory { jobs },
+                    },
                 };
                 requests.push(r);
             }
@@ -489,6 +520,8 @@ mod tests {
                 dir: root_dir.clone(),
                 upgrade: Some("up-7".into()),
                 skip_triggers: false,
+                format: PgDumpFormat::Custom,
+                jobs: DumpOptions::default().jobs,
             }),
             &ctx,
         )

@@ -346,6 +346,38 @@ pub struct Database {
     /// The platform's own schema tool, run after the SQL migrations (if any).
     #[serde(default)]
     pub schema: Option<SchemaCommand>,
+    /// How the backup dumps this database; the engine's defaults when absent.
+    #[serde(default)]
+    pub dump: Option<DumpSettings>,
+}
+
+/// The most parallel jobs a `dump.jobs` may ask for: each job is one more connection to
+/// the server (PostgreSQL's default `max_connections` is 100, shared with the platform).
+pub const MAX_DUMP_JOBS: u32 = 32;
+
+/// `dump:` of a database — how its backup is taken and restored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpSettings {
+    /// PostgreSQL: `custom` (one file, the default) or `directory` (one file per table,
+    /// dumped by `jobs` parallel connections).
+    #[serde(default)]
+    pub format: Option<DumpFormat>,
+    /// PostgreSQL: parallel jobs of `pg_restore` and, in the directory format, of
+    /// `pg_dump`; 1 to [`MAX_DUMP_JOBS`].
+    #[serde(default)]
+    pub jobs: Option<u32>,
+    /// MySQL/MariaDB: dump the triggers (default true; seed 003 turns them off).
+    #[serde(default)]
+    pub triggers: Option<bool>,
+}
+
+/// The format of a PostgreSQL dump (`pg_dump --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DumpFormat {
+    Custom,
+    Directory,
 }
 
 /// One schema migration (Flyway-style: once applied, its SQL must never change).

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::manifest::{Application, Manifest};
+use super::manifest::{Application, Database, DumpSettings, Engine, MAX_DUMP_JOBS, Manifest};
 use super::placeholder::{Placeholder, scan};
 use super::validate::Issue;
 
@@ -54,6 +54,48 @@ impl Checker<'_> {
         }
         for (i, arg) in command.iter().enumerate() {
             self.placeholders(&format!("{path}[{i}]"), arg, port);
+        }
+    }
+
+    fn dump(&mut self, path: &str, dump: &DumpSettings, db: &Database) {
+        let pg_only = [
+            ("format", dump.format.is_some()),
+            ("jobs", dump.jobs.is_some()),
+        ];
+        for (field, given) in pg_only {
+            if given && db.engine != Engine::Postgres {
+                self.issue(
+                    format!("{path}.{field}"),
+                    format!(
+                        "`{field}` is a PostgreSQL option but database {:?} is {}",
+                        db.name,
+                        db.engine.name()
+                    ),
+                );
+            }
+        }
+        if dump.triggers.is_some() && db.engine != Engine::Mysql {
+            self.issue(
+                format!("{path}.triggers"),
+                format!(
+                    "`triggers` is a MySQL/MariaDB option but database {:?} is {}",
+                    db.name,
+                    db.engine.name()
+                ),
+            );
+        }
+        match dump.jobs {
+            Some(0) => self.issue(
+                format!("{path}.jobs"),
+                "0 jobs; give 1 or more parallel jobs",
+            ),
+            Some(n) if n > MAX_DUMP_JOBS => self.issue(
+                format!("{path}.jobs"),
+                format!(
+                    "{n} jobs is more than {MAX_DUMP_JOBS}; each job is a connection to the server"
+                ),
+            ),
+            _ => {}
         }
     }
 
@@ -267,6 +309,9 @@ pub fn check_structure(manifest: &Manifest) -> Vec<Issue> {
             for (name, value) in &schema.env {
                 c.placeholders(&format!("{path}.schema.env.{name}"), value, false);
             }
+        }
+        if let Some(dump) = &db.dump {
+            c.dump(&format!("{path}.dump"), dump, db);
         }
         c.unique(
             &format!("{path}.prune_before_backup"),

@@ -24,6 +24,8 @@ pub struct DatabaseSpec {
     pub prune: Vec<PruneStatement>,
     /// The platform's own schema tool, run after the migrations.
     pub schema: Option<SchemaSpec>,
+    /// How it is dumped and restored (`databases[].dump` of the bundle).
+    pub dump: DumpOptions,
 }
 
 /// A schema command resolved from the bundle (`databases[].schema`).
@@ -168,6 +170,7 @@ impl Databases for Metadb {
         let item = BackupItem::new(database, &prune_names);
         let mut request = BackupRequest::new(database, spec.target.clone());
         request.prune = spec.prune.clone();
+        request.options = spec.dump.clone();
         let manifest = metadb::backup_database(
             &request,
             &dir,
@@ -234,7 +237,7 @@ impl Databases for Metadb {
                 dir.display()
             )
         })?;
-        metadb::restore(&dir, manifest, &spec.target, &DumpOptions::default()).await?;
+        metadb::restore(&dir, manifest, &spec.target, &spec.dump).await?;
         Ok(())
     }
 

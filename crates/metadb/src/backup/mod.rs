@@ -124,6 +124,9 @@ async fn backup_inner(
 ) -> Result<Manifest, Error> {
     let target = &req.target;
     let started_at = Utc::now();
+    if target.engine == crate::target::Engine::Postgres {
+        dump::drop_leftover_replaced(target);
+    }
     item.log(&format!("connecting to {target}"));
     let mut conn = Conn::open(target).await?;
     let version = server_version(&mut conn)
@@ -161,14 +164,15 @@ async fn backup_inner(
     let partial = dir.join(format!("{file}.partial"));
     remove_path(&partial);
     item.set_status(BackupStatus::BackingUp);
-    let program = match dump::dump(target, &partial, &req.options, item, stop).await {
-        Ok(p) => p,
-        Err(e) => {
-            remove_path(&partial);
-            return Err(e);
-        }
-    };
-    let checked = check_new_dump(target, &partial).await;
+    let (program, streamed_sha256) =
+        match dump::dump(target, &partial, &req.options, item, stop).await {
+            Ok(p) => p,
+            Err(e) => {
+                remove_path(&partial);
+                return Err(e);
+            }
+        };
+    let checked = check_new_dump(target, &partial, streamed_sha256).await;
     let (size, sha256, files) = match checked {
         Ok(v) => v,
         Err(e) => {
@@ -220,9 +224,11 @@ fn remove_path(path: &Path) {
 }
 
 /// Size > 0, structurally complete; returns (size, sha256, files of a directory dump).
+/// `streamed_sha256` is the SHA-256 taken while the dump was written, if it was.
 async fn check_new_dump(
     target: &DbTarget,
     path: &Path,
+    streamed_sha256: Option<String>,
 ) -> Result<(u64, String, Vec<crate::manifest::DumpFile>), Error> {
     let size = tool::output_size(path);
     if size == 0 {
@@ -230,6 +236,15 @@ async fn check_new_dump(
             path: path.into(),
             reason: "the dump is empty (0 bytes)".into(),
         });
+    }
+    if let Some(sha256) = streamed_sha256 {
+        dump::check_structure(target.engine, path, false)
+            .await
+            .map_err(|reason| Error::DumpInvalid {
+                path: path.into(),
+                reason,
+            })?;
+        return Ok((size, sha256, Vec::new()));
     }
     // The structural read and the checksum run side by side (two cores, one pass each).
     let p = path.to_owned();
@@ -259,6 +274,14 @@ pub(crate) async fn check_recorded(
     manifest: &Manifest,
     full_read: bool,
 ) -> Result<PathBuf, Error> {
+    let path = check_listed(dir, manifest)?;
+    check_content(dir, manifest, full_read).await?;
+    Ok(path)
+}
+
+/// The cheap half of [`check_recorded`], from file metadata only: the dump exists, is not
+/// empty, and its size (a directory's file names and sizes) matches the manifest.
+pub(crate) fn check_listed(dir: &Path, manifest: &Manifest) -> Result<PathBuf, Error> {
     let path = dir.join(&manifest.file);
     let invalid = |reason: String| Error::DumpInvalid {
         path: path.clone(),
@@ -322,6 +345,21 @@ pub(crate) async fn check_recorded(
             manifest.size_bytes
         )));
     }
+    Ok(path)
+}
+
+/// The half of [`check_recorded`] that reads the whole dump: SHA-256 (per file of a
+/// directory) against the manifest, and the structural check, side by side.
+pub(crate) async fn check_content(
+    dir: &Path,
+    manifest: &Manifest,
+    full_read: bool,
+) -> Result<(), Error> {
+    let path = dir.join(&manifest.file);
+    let invalid = |reason: String| Error::DumpInvalid {
+        path: path.clone(),
+        reason,
+    };
     let p = path.clone();
     let (structure, sha) = tokio::join!(
         dump::check_structure(manifest.engine, &path, full_read),
@@ -346,5 +384,5 @@ pub(crate) async fn check_recorded(
         )));
     }
     structure.map_err(invalid)?;
-    Ok(path)
+    Ok(())
 }
