@@ -1,6 +1,7 @@
 //! No password in `ps`, logs, manifests or errors during a backup with a
-//! password-protected user (PostgreSQL here trusts loopback, so its password is not
-//! checked: it still must never leak).
+//! password-protected user. Both servers check it: MariaDB always, PostgreSQL because the
+//! user is a member of `changeover_pw`, which `scripts/services` makes authenticate with
+//! SCRAM (so the dump tools must really get the password, from a file, not the command line).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,7 +105,7 @@ async fn no_password_in_ps_logs_manifests_or_errors() -> Result<()> {
         match engine {
             Engine::Postgres => {
                 psql_admin(&format!(
-                    "CREATE ROLE {user} LOGIN CREATEDB PASSWORD '{sql_pw}'"
+                    "CREATE ROLE {user} LOGIN CREATEDB PASSWORD '{sql_pw}' IN ROLE changeover_pw"
                 ));
                 psql_admin(&format!(
                     "ALTER DATABASE {} OWNER TO {user}",
@@ -179,6 +180,29 @@ async fn no_password_in_ps_logs_manifests_or_errors() -> Result<()> {
         failing.wait().await;
         let failed = failing.items().remove(0);
         assert_eq!(failed.status, BackupStatus::Failed);
+        // A wrong password is refused by the server (so the right one above really was
+        // given to the tools), and the error carries neither.
+        let wrong = format!("{password}-wrong");
+        let wrong_enc = url::form_urlencoded::byte_serialize(wrong.as_bytes()).collect::<String>();
+        let wrong_target = DbTarget::parse(&url.replacen(&enc, &wrong_enc, 1))?;
+        let refused = BackupSession::new(
+            &db.dir.path().join("b3"),
+            None,
+            vec![BackupRequest::new("x", wrong_target)],
+        )?;
+        refused.start_all();
+        refused.wait().await;
+        let refused = refused.items().remove(0);
+        assert_eq!(
+            refused.status,
+            BackupStatus::Failed,
+            "{engine}: a wrong password was accepted"
+        );
+        let refused_err = refused.error.unwrap_or_default();
+        assert!(
+            !refused_err.contains(&wrong) && !refused_err.contains(&password),
+            "{refused_err}"
+        );
         stop.store(true, Ordering::Relaxed);
         let (leaks, saw_tool) = ps.join().expect("ps thread");
 
