@@ -36,6 +36,13 @@ pub const TARGET_TABLES: [&str; 12] = [
     SCHEDULE,
 ];
 
+/// A copy of `row` with room for the two columns a `_log` row adds (no growth by doubling).
+fn log_of(row: &Columns) -> Columns {
+    let mut log = Vec::with_capacity(row.len() + 2);
+    log.extend_from_slice(row);
+    log
+}
+
 pub fn key(column: &'static str, value: impl Into<SqlValue>) -> Columns {
     vec![(column, value.into())]
 }
@@ -115,13 +122,14 @@ impl DefinitionRow<'_> {
     }
 
     pub fn writes(&self) -> [Write; 2] {
-        let mut log = self.columns();
+        let row = self.columns();
+        let mut log = log_of(&row);
         log.push(("operator", self.source.user_id.into()));
         log.push(("operate_time", self.update_time().into()));
         [
             Write::Insert {
                 table: DEFINITION,
-                row: self.columns(),
+                row,
             },
             Write::Insert {
                 table: DEFINITION_LOG,
@@ -158,7 +166,7 @@ impl DefinitionRow<'_> {
             ("create_time", self.create_time().into()),
             ("update_time", self.update_time().into()),
         ];
-        let mut log = row.clone();
+        let mut log = log_of(&row);
         log.push(("operator", self.source.user_id.into()));
         log.push(("operate_time", self.update_time().into()));
         [
@@ -186,7 +194,7 @@ impl DefinitionRow<'_> {
             ("create_time", self.create_time().into()),
             ("update_time", self.update_time().into()),
         ];
-        let mut log = row.clone();
+        let mut log = log_of(&row);
         log.push(("operator", self.source.user_id.into()));
         log.push(("operate_time", self.update_time().into()));
         [

@@ -38,8 +38,26 @@ impl TaskContent {
 
 /// MD5 (hex) of a value's JSON form.
 pub fn content_hash<T: Serialize>(value: &T) -> String {
-    let text = serde_json::to_string(value).unwrap_or_default();
-    hex::encode(Md5::digest(text.as_bytes()))
+    // Serialized straight into the hasher: the same bytes as `to_string`, no copy.
+    let mut hasher = HashWriter(Md5::new());
+    if serde_json::to_writer(&mut hasher, value).is_err() {
+        return hex::encode(Md5::digest(b""));
+    }
+    hex::encode(hasher.0.finalize())
+}
+
+/// An `io::Write` that feeds an MD5.
+struct HashWriter(Md5);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A workflow after the split, tasks keyed by their 1.3 id.
@@ -106,12 +124,25 @@ pub fn split_resource_ids(params: &Map<String, Value>) -> String {
 }
 
 /// Splits `workflow`; `entry` must already hold a code for every task (see `reserve_codes`).
+/// The parameters are moved out of `workflow` into the split, not copied.
 pub fn split(
-    workflow: &Workflow13,
+    mut workflow: Workflow13,
     entry: &DefinitionEntry,
     map: &IdMap,
     locations: Option<&str>,
 ) -> Result<SplitWorkflow, String> {
+    let moved: Vec<(Map<String, Value>, Value, Value)> = workflow
+        .tasks
+        .iter_mut()
+        .map(|t| {
+            (
+                std::mem::take(&mut t.params),
+                std::mem::take(&mut t.condition_result),
+                std::mem::take(&mut t.dependence),
+            )
+        })
+        .collect();
+    let workflow = &workflow;
     let code_of = |task: &Task13| entry.tasks.get(&task.id).map(|t| t.code);
     let name_code = |name: &str| -> Option<i64> {
         workflow
@@ -122,11 +153,12 @@ pub fn split(
     };
     let mut tasks = Vec::with_capacity(workflow.tasks.len());
     let mut edges = Vec::new();
-    for task in &workflow.tasks {
+    for (task, (params, condition_result, dependence)) in workflow.tasks.iter().zip(moved) {
         let code =
             code_of(task).ok_or_else(|| format!("task {} has no reserved code", task.name))?;
-        let params =
-            task_params(task, map, &name_code).map_err(|e| format!("task {}: {e}", task.name))?;
+        let resource_ids = split_resource_ids(&params);
+        let params = task_params(task, params, condition_result, dependence, map, &name_code)
+            .map_err(|e| format!("task {}: {e}", task.name))?;
         let sub_process = task.task_type == "SUB_PROCESS";
         let (timeout_flag, timeout_notify_strategy, timeout) =
             task_timeout(&task.timeout).map_err(|e| format!("task {}: {e}", task.name))?;
@@ -144,8 +176,9 @@ pub fn split(
             timeout_notify_strategy,
             timeout,
             delay_time: task.delay_time,
-            resource_ids: split_resource_ids(&task.params),
-            task_params: Value::Object(params).to_string(),
+            resource_ids,
+            // `to_string` of a `Value` (compact) without `Display`'s formatter adapter.
+            task_params: serde_json::to_string(&Value::Object(params)).unwrap_or_default(),
         };
         tasks.push((task.id.clone(), code, content));
         if task.pre_tasks.is_empty() {
@@ -161,7 +194,7 @@ pub fn split(
         }
     }
     Ok(SplitWorkflow {
-        global_params: workflow.global_params.to_string(),
+        global_params: serde_json::to_string(&workflow.global_params).unwrap_or_default(),
         timeout: workflow.timeout,
         locations: rekey_locations(locations, workflow, |id| {
             entry.tasks.get(id).map(|t| t.code)
@@ -199,12 +232,16 @@ pub fn rekey_locations(
     Some(Value::Array(out).to_string())
 }
 
+/// The 3.2 `task_params` of `task`: its 1.3 `params` (moved out of it by `split`) with
+/// `conditionResult` and `dependence` put in and references rewritten.
 fn task_params(
     task: &Task13,
+    mut params: Map<String, Value>,
+    mut condition_result: Value,
+    mut dependence: Value,
     map: &IdMap,
     name_code: &dyn Fn(&str) -> Option<i64>,
 ) -> Result<Map<String, Value>, String> {
-    let mut params = task.params.clone();
     if task.task_type == "SUB_PROCESS"
         && let Some(id) = params.remove("processDefinitionId")
     {
@@ -214,12 +251,11 @@ fn task_params(
         })?;
         params.insert("processDefinitionCode".to_owned(), json!(code));
     }
-    let mut condition_result = task.condition_result.clone();
-    let mut dependence = task.dependence.clone();
     match task.task_type.as_str() {
         "CONDITIONS" => {
+            // Each branch only replaces itself, so reading the half-rewritten value is safe.
             for branch in ["successNode", "failedNode"] {
-                let codes: Vec<i64> = condition_branch(&task.condition_result, branch)
+                let codes: Vec<i64> = condition_branch(&condition_result, branch)
                     .iter()
                     .map(|n| {
                         name_code(n).ok_or_else(|| format!("{branch} {n} is not in the workflow"))
