@@ -4,6 +4,8 @@
 //! differences: a reference that cannot be resolved is an error (upstream drops it or
 //! writes null), and locations keep the order of the tasks.
 
+use std::fmt::Write as _;
+
 use md5::{Digest, Md5};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -216,7 +218,8 @@ pub fn rekey_locations(
         return Some(text.to_owned());
     }
     let parsed: Map<String, Value> = serde_json::from_str(text).ok()?;
-    let mut out = Vec::new();
+    // Written out directly: what serde_json gives for `[{"taskCode": code, "x": x, "y": y}]`.
+    let mut out = String::from("[");
     for task in &workflow.tasks {
         let (Some(place), Some(code)) = (parsed.get(&task.id), code_of(&task.id)) else {
             continue;
@@ -227,9 +230,18 @@ pub fn rekey_locations(
                 .and_then(Value::as_f64)
                 .map_or(0, |v| v as i64)
         };
-        out.push(json!({"taskCode": code, "x": coordinate("x"), "y": coordinate("y")}));
+        if out.len() > 1 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"taskCode\":{code},\"x\":{},\"y\":{}}}",
+            coordinate("x"),
+            coordinate("y")
+        );
     }
-    Some(Value::Array(out).to_string())
+    out.push(']');
+    Some(out)
 }
 
 /// The 3.2 `task_params` of `task`: its 1.3 `params` (moved out of it by `split`) with
@@ -349,5 +361,37 @@ pub fn json_i64(value: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow13::parse_workflow;
+
+    #[test]
+    fn rekeyed_locations_are_what_serde_json_writes_for_them() {
+        let workflow = parse_workflow(Some(
+            r#"{"tasks":[{"id":"tasks-1","name":"a","type":"SHELL"},{"id":"tasks-2","name":"b","type":"SHELL"},{"id":"tasks-3","name":"c","type":"SHELL"}]}"#,
+        ))
+        .unwrap();
+        let locations =
+            r#"{"tasks-2":{"x":-12.7,"y":"7"},"tasks-1":{"x":100,"y":80},"gone":{"x":1,"y":1}}"#;
+        let codes = |id: &str| {
+            id.strip_prefix("tasks-")?
+                .parse::<i64>()
+                .ok()
+                .map(|n| n << 40)
+        };
+        let out = rekey_locations(Some(locations), &workflow, codes).unwrap();
+        let expected = Value::Array(vec![
+            json!({"taskCode": 1_i64 << 40, "x": 100, "y": 80}),
+            json!({"taskCode": 2_i64 << 40, "x": -12, "y": 0}),
+        ])
+        .to_string();
+        assert_eq!(out, expected);
+        assert_eq!(rekey_locations(Some("{}"), &workflow, codes).unwrap(), "[]");
+        assert_eq!(rekey_locations(Some(" "), &workflow, codes).unwrap(), " ");
+        assert_eq!(rekey_locations(Some("[1]"), &workflow, codes), None);
     }
 }

@@ -417,7 +417,7 @@ fn upsert_definition(
         entry,
         project_code,
         old_project_code,
-        &split,
+        split,
         now,
         batch,
     );
@@ -478,30 +478,40 @@ fn write_definition(
     entry: &DefinitionEntry,
     project_code: i64,
     old_project_code: Option<i64>,
-    split: &SplitWorkflow,
+    split: SplitWorkflow,
     now: NaiveDateTime,
     batch: &mut Batch,
 ) -> BTreeMap<String, TaskEntry> {
     let version = entry.version + 1;
+    let SplitWorkflow {
+        global_params,
+        timeout,
+        locations,
+        tasks,
+        edges,
+    } = split;
     let def = DefinitionRow {
         source: row,
         code: entry.code,
         project_code,
         version,
-        global_params: &split.global_params,
-        locations: split.locations.as_deref(),
-        timeout: split.timeout,
+        global_params: &global_params,
+        locations: locations.as_deref(),
+        timeout,
         now,
     };
     let mut next = BTreeMap::new();
-    for (task_id, code, content) in &split.tasks {
-        let previous = entry.tasks.get(task_id).filter(|t| t.version > 0);
+    // The task contents move into their rows.
+    for (task_id, code, content) in tasks {
+        let code = &code;
+        let previous = entry.tasks.get(&task_id).filter(|t| t.version > 0);
         let hash = content.hash();
         let task_version = match previous {
             Some(p) if p.hash == hash => p.version,
             Some(p) => p.version + 1,
             None => 1,
         };
+        let name = content.name.clone();
         if previous.is_none_or(|p| p.hash != hash) {
             // A task never written has no row to replace (skipping the delete keeps a
             // snapshot linear: `code` is not indexed in 3.2's task table).
@@ -516,10 +526,10 @@ fn write_definition(
                 .extend(def.task_writes(*code, task_version, content));
         }
         next.insert(
-            task_id.clone(),
+            task_id,
             TaskEntry {
                 code: *code,
-                name: content.name.clone(),
+                name,
                 version: task_version,
                 hash,
             },
@@ -547,7 +557,7 @@ fn write_definition(
         });
     }
     let versioned = |id: &str| next.get(id).map_or((0, 0), |t| (t.code, t.version));
-    for (pre, post) in &split.edges {
+    for (pre, post) in &edges {
         let pre = pre.as_deref().map_or((0, 0), versioned);
         batch
             .writes
