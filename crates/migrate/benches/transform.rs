@@ -1,31 +1,71 @@
 //! Throughput of the pure transform (split + versions + id map) on generated 1.3 workflows,
-//! No database: this is the CPU side of a snapshot.
+//! the same ones the database benchmark writes (5–20 SHELL/SQL/PYTHON tasks, a binary tree,
+//! designer locations). No database: this is the CPU side of a snapshot, run as the snapshot
+//! runs it (codes reserved for every row, then chunks of `SNAPSHOT_CHUNK` rows), and the
+//! encoding of the resulting writes as `COPY` text.
 //!
 //! `cargo bench -p changeover-migrate --bench transform -- 10000` (default 10000 definitions).
 
 use std::time::Instant;
 
 use changeover_migrate::code::{CODE_EPOCH_MS, CodeGenerator};
+use changeover_migrate::engine::Engine;
 use changeover_migrate::event::{Change, SourceDefinition, SourceProject, SourceRow};
 use changeover_migrate::idmap::IdMap;
-use changeover_migrate::transform::{Scope, transform};
+use changeover_migrate::migration::SNAPSHOT_CHUNK;
+use changeover_migrate::target::prepare_batch;
+use changeover_migrate::transform::{Scope, reserve, transform};
 use serde_json::json;
 
-fn workflow(id: i64) -> String {
-    let n = 5 + (id % 16) as usize;
-    let tasks: Vec<_> = (0..n)
+/// The 1.3 JSON and locations of definition `id` (as `benches/database.rs` generates them).
+fn workflow(id: i64) -> (String, String) {
+    let n = 5 + id % 16;
+    let mut locations = serde_json::Map::new();
+    let tasks: Vec<serde_json::Value> = (0..n)
         .map(|i| {
             let pre: Vec<String> = if i == 0 {
                 vec![]
             } else {
                 vec![format!("t{}", (i - 1) / 2)]
             };
-            json!({"id": format!("tasks-{i}"), "name": format!("t{i}"), "type": "SHELL",
-                   "params": {"rawScript": format!("echo {id} {i}"), "localParams": []},
-                   "runFlag": "NORMAL", "preTasks": pre, "taskInstancePriority": "MEDIUM"})
+            let (kind, params) = match i % 3 {
+                0 => (
+                    "SHELL",
+                    json!({"rawScript": format!("echo {id} {i}"), "localParams": [], "resourceList": []}),
+                ),
+                1 => (
+                    "SQL",
+                    json!({"type": "MYSQL", "datasource": 1, "sql": format!("select {i} from t{id}"), "sqlType": "0", "preStatements": [], "postStatements": [], "localParams": []}),
+                ),
+                _ => (
+                    "PYTHON",
+                    json!({"rawScript": format!("print({id}, {i})"), "localParams": [], "resourceList": []}),
+                ),
+            };
+            locations.insert(
+                format!("tasks-{id}-{i}"),
+                json!({"name": format!("t{i}"), "targetarr": "", "nodenumber": "0", "x": 100 + i * 40, "y": 80}),
+            );
+            json!({"id": format!("tasks-{id}-{i}"), "name": format!("t{i}"), "type": kind,
+                   "params": params, "description": "", "runFlag": "NORMAL",
+                   "maxRetryTimes": 0, "retryInterval": 1,
+                   "timeout": {"strategy": "", "interval": null, "enable": false},
+                   "taskInstancePriority": "MEDIUM", "workerGroup": "default", "preTasks": pre,
+                   "conditionResult": {"successNode": [""], "failedNode": [""]}, "dependence": {}})
         })
         .collect();
-    json!({"globalParams": [], "tasks": tasks, "timeout": 0}).to_string()
+    (
+        json!({"globalParams": [], "tasks": tasks, "tenantId": 1, "timeout": 0}).to_string(),
+        serde_json::Value::Object(locations).to_string(),
+    )
+}
+
+/// CPU time of the calling thread (Linux `schedstat`), or zero where it is not available.
+fn thread_cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e6)
 }
 
 fn main() {
@@ -43,32 +83,45 @@ fn main() {
         update_time: None,
     }))];
     for id in 1..=count {
+        let (json, locations) = workflow(id);
         changes.push(Change::Upsert(SourceRow::Definition(SourceDefinition {
             id,
             name: format!("wf{id}"),
             release_state: Some(1),
             project_id: 1,
             user_id: Some(1),
-            process_definition_json: Some(workflow(id)),
-            description: None,
+            process_definition_json: Some(json),
+            description: Some("d".into()),
             flag: Some(1),
-            locations: None,
+            locations: Some(locations),
             timeout: Some(0),
             tenant_id: -1,
             create_time: None,
             update_time: None,
         })));
     }
+    let now = CODE_EPOCH_MS + 1;
     let mut map = IdMap::new(CodeGenerator::new(1, 0));
-    let started = Instant::now();
-    let batch = transform(&mut map, &Scope::all(), &changes, CODE_EPOCH_MS + 1);
-    let transformed = started.elapsed();
-    let rows = batch.writes.len();
+    let (started, cpu) = (Instant::now(), thread_cpu_ms());
+    reserve(&mut map, &Scope::all(), &changes, now);
+    let (reserved, reserve_cpu) = (started.elapsed(), thread_cpu_ms() - cpu);
+    let (started, cpu) = (Instant::now(), thread_cpu_ms());
+    let (mut writes, mut dead_letters, mut bytes) = (0, 0, 0);
+    let mut encode_cpu = 0.0;
+    for chunk in changes.chunks(SNAPSHOT_CHUNK) {
+        let batch = transform(&mut map, &Scope::all(), chunk, now);
+        writes += batch.writes.len();
+        dead_letters += batch.dead_letters.len();
+        let before = thread_cpu_ms();
+        bytes += prepare_batch(Engine::Postgres, batch).copy_bytes();
+        encode_cpu += thread_cpu_ms() - before;
+    }
+    let (transformed, transform_cpu) = (started.elapsed(), thread_cpu_ms() - cpu - encode_cpu);
+    #[allow(clippy::cast_precision_loss)]
+    let per_second = writes as f64 / transformed.as_secs_f64();
     println!(
-        "definitions={count} writes={rows} transform={:.3}s ({:.0} definitions/s, {:.0} writes/s) dead_letters={}",
+        "definitions={count} writes={writes} dead_letters={dead_letters} reserve={:.3}s (cpu {reserve_cpu:.0} ms) transform+encode={:.3}s (transform cpu {transform_cpu:.0} ms, encode cpu {encode_cpu:.0} ms, {bytes} bytes) {per_second:.0} writes/s",
+        reserved.as_secs_f64(),
         transformed.as_secs_f64(),
-        count as f64 / transformed.as_secs_f64(),
-        rows as f64 / transformed.as_secs_f64(),
-        batch.dead_letters.len()
     );
 }

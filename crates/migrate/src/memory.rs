@@ -35,7 +35,7 @@ pub fn int(row: &Columns, column: &str) -> Option<i64> {
 
 pub fn text(row: &Columns, column: &str) -> Option<String> {
     match get(row, column) {
-        SqlValue::Text(v) => Some(v.clone()),
+        SqlValue::Text(v) => Some(v.to_string()),
         _ => None,
     }
 }

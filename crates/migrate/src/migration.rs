@@ -17,10 +17,11 @@ use crate::event::{Change, SourceRow, SourceTable};
 use crate::idmap::IdMap;
 use crate::position::Position;
 use crate::runtime::{Phase, Progress, TableProgress};
+use crate::sink::Prepared;
 use crate::source_mysql::{self, BinlogPosition};
 use crate::source_postgres;
-use crate::target::{Checkpoint, Fence, Target};
-use crate::transform::{Scope, reserve, transform};
+use crate::target::{Checkpoint, Fence, Target, prepare_batch, prepare_checkpoint};
+use crate::transform::{Parsed, Scope, parse_definitions, reserve, transform, transform_parsed};
 use crate::write::Batch;
 
 /// What `migrate start` needs.
@@ -267,9 +268,12 @@ pub const SNAPSHOT_CHUNK: usize = 500;
 
 /// Writes the snapshot chunk by chunk in one target transaction and commits it with the id
 /// map and `position`. Codes are reserved for every row first, so references between
-/// definitions of different chunks resolve. The transform runs on a blocking thread a few
-/// chunks ahead of the writes. `done` of a table counts its rows written in the open
-/// transaction (visible in the target only at the commit).
+/// definitions of different chunks resolve. Blocking threads run ahead of the writes, a
+/// few chunks each: one parses the workflows of each chunk, one transforms the chunk (it
+/// owns the id map, and prepares the id map and checkpoint after the last chunk), one
+/// turns the writes into what is sent (`COPY` text on PostgreSQL); this task only sends.
+/// `done` of a table counts its rows written in the open transaction (visible in the
+/// target only at the commit).
 async fn apply_snapshot(
     config: &MigrationConfig,
     target: &Target,
@@ -279,15 +283,35 @@ async fn apply_snapshot(
 ) -> Result<(), MigrateError> {
     let mut map = target.load_map(config.machine, 0).await?;
     let scope = config.scope();
+    let engine = target.engine();
     let now = now_ms();
     let rows = changes.len();
+    let position_text = position.to_string();
+    let projects: Option<Vec<String>> = config.projects().map(<[String]>::to_vec);
+    let changes = Arc::new(changes);
+    let (tx_parsed, mut rx_parsed) = mpsc::channel::<Parsed>(2);
     let (tx_batches, mut rx_batches) = mpsc::channel::<(Batch, Vec<TableProgress>)>(2);
+    let (tx_prepared, mut rx_prepared) = mpsc::channel::<SnapshotChunk>(2);
+    let parser = tokio::task::spawn_blocking({
+        let changes = changes.clone();
+        move || {
+            for chunk in changes.chunks(SNAPSHOT_CHUNK) {
+                if tx_parsed.blocking_send(parse_definitions(chunk)).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let _abort_parser = AbortOnDrop(parser.abort_handle());
     let transformer = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
         reserve(&mut map, &scope, &changes, now);
+        let reserve_ms = elapsed_ms(started);
         let mut transform_ms = 0;
         for chunk in changes.chunks(SNAPSHOT_CHUNK) {
+            let parsed = rx_parsed.blocking_recv().unwrap_or_default();
             let started = std::time::Instant::now();
-            let batch = transform(&mut map, &scope, chunk, now);
+            let batch = transform_parsed(&mut map, &scope, chunk, parsed, now);
             transform_ms += elapsed_ms(started);
             let mut counts = snapshot_counts(&[]);
             count_done(&mut counts, chunk);
@@ -295,40 +319,75 @@ async fn apply_snapshot(
                 break;
             }
         }
-        (map, transform_ms)
+        let checkpoint = Checkpoint {
+            position: &position_text,
+            projects: projects.as_deref(),
+            fence: None,
+        };
+        let checkpoint = prepare_checkpoint(engine, &mut map, checkpoint);
+        (checkpoint, reserve_ms, transform_ms)
     });
     let _abort_transformer = AbortOnDrop(transformer.abort_handle());
+    let encoder = tokio::task::spawn_blocking(move || {
+        let mut encode_ms = 0;
+        while let Some((batch, counts)) = rx_batches.blocking_recv() {
+            let started = std::time::Instant::now();
+            let (writes, dead_letters) = (batch.writes.len(), batch.dead_letters.len());
+            let prepared = prepare_batch(engine, batch);
+            encode_ms += elapsed_ms(started);
+            let chunk = SnapshotChunk {
+                prepared,
+                writes,
+                dead_letters,
+                counts,
+            };
+            if tx_prepared.blocking_send(chunk).is_err() {
+                break;
+            }
+        }
+        encode_ms
+    });
+    let _abort_encoder = AbortOnDrop(encoder.abort_handle());
     let mut tx = target.begin().await?;
-    let (mut writes, mut dead_letters, mut write_ms) = (0, 0, 0);
-    while let Some((batch, counts)) = rx_batches.recv().await {
+    let (mut writes, mut dead_letters, mut write_ms, mut wait_ms) = (0, 0, 0, 0);
+    let mut waiting = std::time::Instant::now();
+    while let Some(chunk) = rx_prepared.recv().await {
+        wait_ms += elapsed_ms(waiting);
         let started = std::time::Instant::now();
-        target.write_batch(&mut tx, &batch).await?;
+        target.send(&mut tx, &chunk.prepared).await?;
         write_ms += elapsed_ms(started);
-        writes += batch.writes.len();
-        dead_letters += batch.dead_letters.len();
-        for (table, chunk) in progress.snapshot.iter_mut().zip(&counts) {
-            table.done += chunk.done;
+        writes += chunk.writes;
+        dead_letters += chunk.dead_letters;
+        for (table, done) in progress.snapshot.iter_mut().zip(&chunk.counts) {
+            table.done += done.done;
         }
         target.record_progress(progress, now_ms()).await?;
         crate::target::fail_point("snapshot-chunk");
+        waiting = std::time::Instant::now();
     }
-    let (mut map, transform_ms) = transformer.await.map_err(|e| MigrateError::State {
+    let stopped = |e: tokio::task::JoinError| MigrateError::State {
         reason: format!("the snapshot transform stopped: {e}"),
-    })?;
-    info!(rows, writes, dead_letters, transform_ms, write_ms, position = %position, "snapshot written");
-    crate::target::fail_point("snapshot-commit");
-    let checkpoint = Checkpoint {
-        position: &position.to_string(),
-        projects: config.projects(),
-        fence: None,
     };
+    let (checkpoint, reserve_ms, transform_ms) = transformer.await.map_err(stopped)?;
+    let encode_ms = encoder.await.map_err(stopped)?;
+    info!(rows, writes, dead_letters, reserve_ms, transform_ms, encode_ms, write_ms, wait_ms, position = %position, "snapshot written");
+    crate::target::fail_point("snapshot-commit");
     let started = std::time::Instant::now();
-    target.finish(tx, &mut map, checkpoint).await?;
+    target.finish_prepared(tx, &checkpoint).await?;
     info!(
         elapsed_ms = elapsed_ms(started),
         "snapshot committed with the id map"
     );
     Ok(())
+}
+
+/// One transformed snapshot chunk, ready to send.
+struct SnapshotChunk {
+    prepared: Prepared,
+    writes: usize,
+    dead_letters: usize,
+    /// Rows of the chunk per source table (in `done`).
+    counts: Vec<TableProgress>,
 }
 
 fn elapsed_ms(since: std::time::Instant) -> u64 {

@@ -36,6 +36,13 @@ pub const TARGET_TABLES: [&str; 12] = [
     SCHEDULE,
 ];
 
+/// A copy of `row` with room for the two columns a `_log` row adds (no growth by doubling).
+fn log_of(row: &Columns) -> Columns {
+    let mut log = Vec::with_capacity(row.len() + 2);
+    log.extend_from_slice(row);
+    log
+}
+
 pub fn key(column: &'static str, value: impl Into<SqlValue>) -> Columns {
     vec![(column, value.into())]
 }
@@ -115,13 +122,14 @@ impl DefinitionRow<'_> {
     }
 
     pub fn writes(&self) -> [Write; 2] {
-        let mut log = self.columns();
+        let row = self.columns();
+        let mut log = log_of(&row);
         log.push(("operator", self.source.user_id.into()));
         log.push(("operate_time", self.update_time().into()));
         [
             Write::Insert {
                 table: DEFINITION,
-                row: self.columns(),
+                row,
             },
             Write::Insert {
                 table: DEFINITION_LOG,
@@ -130,20 +138,20 @@ impl DefinitionRow<'_> {
         ]
     }
 
-    /// A task of this definition at `version`: main row and log row.
-    pub fn task_writes(&self, code: i64, version: i64, task: &TaskContent) -> [Write; 2] {
+    /// A task of this definition at `version`: main row and log row (its texts move in).
+    pub fn task_writes(&self, code: i64, version: i64, task: TaskContent) -> [Write; 2] {
         let row: Columns = vec![
             ("code", code.into()),
-            ("name", task.name.as_str().into()),
+            ("name", task.name.into()),
             ("version", version.into()),
-            ("description", task.description.as_str().into()),
+            ("description", task.description.into()),
             ("project_code", self.project_code.into()),
             ("user_id", self.source.user_id.into()),
-            ("task_type", task.task_type.as_str().into()),
-            ("task_params", task.task_params.as_str().into()),
+            ("task_type", task.task_type.into()),
+            ("task_params", task.task_params.into()),
             ("flag", task.flag.into()),
             ("task_priority", task.task_priority.into()),
-            ("worker_group", task.worker_group.as_str().into()),
+            ("worker_group", task.worker_group.into()),
             ("environment_code", (-1).into()),
             ("fail_retry_times", task.fail_retry_times.into()),
             ("fail_retry_interval", task.fail_retry_interval.into()),
@@ -154,11 +162,11 @@ impl DefinitionRow<'_> {
             ),
             ("timeout", task.timeout.into()),
             ("delay_time", task.delay_time.into()),
-            ("resource_ids", task.resource_ids.as_str().into()),
+            ("resource_ids", task.resource_ids.into()),
             ("create_time", self.create_time().into()),
             ("update_time", self.update_time().into()),
         ];
-        let mut log = row.clone();
+        let mut log = log_of(&row);
         log.push(("operator", self.source.user_id.into()));
         log.push(("operate_time", self.update_time().into()));
         [
@@ -186,7 +194,7 @@ impl DefinitionRow<'_> {
             ("create_time", self.create_time().into()),
             ("update_time", self.update_time().into()),
         ];
-        let mut log = row.clone();
+        let mut log = log_of(&row);
         log.push(("operator", self.source.user_id.into()));
         log.push(("operate_time", self.update_time().into()));
         [

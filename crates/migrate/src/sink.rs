@@ -100,21 +100,22 @@ fn names(columns: &Columns) -> impl Iterator<Item = &'static str> + '_ {
     columns.iter().map(|(c, _)| *c)
 }
 
+/// Whether `next` (of the same table) can share statements with the run `first` began.
+fn same_run(first: &Write, next: &Write) -> bool {
+    match (first, next) {
+        (Write::Insert { row: a, .. }, Write::Insert { row: b, .. }) => names(a).eq(names(b)),
+        (Write::Delete { key: a, .. }, Write::Delete { key: b, .. }) => {
+            !a.is_empty() && names(a).eq(names(b))
+        }
+        _ => false,
+    }
+}
+
 /// The end of the run of writes starting at `start` that can share statements.
 fn run_end(list: &[&Write], start: usize) -> usize {
     let first = list[start];
     let mut end = start + 1;
-    while end < list.len() {
-        let same = match (first, list[end]) {
-            (Write::Insert { row: a, .. }, Write::Insert { row: b, .. }) => names(a).eq(names(b)),
-            (Write::Delete { key: a, .. }, Write::Delete { key: b, .. }) => {
-                !a.is_empty() && names(a).eq(names(b))
-            }
-            _ => false,
-        };
-        if !same {
-            break;
-        }
+    while end < list.len() && same_run(first, list[end]) {
         end += 1;
     }
     end
@@ -340,6 +341,143 @@ pub async fn execute(
     Ok(())
 }
 
+/// A batch's writes made ready to send: on a PostgreSQL target each long run of inserts is
+/// already `COPY` text, the rest stays writes for `execute`. Building it is CPU work only
+/// (the snapshot does it on its transform thread, ahead of the writes); `send` just talks
+/// to the database. Sending it has the effect of `execute` on the same writes.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    steps: Vec<PreparedStep>,
+}
+
+#[derive(Debug)]
+enum PreparedStep {
+    /// `COPY table (columns) FROM STDIN` and its rows in text format.
+    Copy {
+        table: &'static str,
+        sql: String,
+        data: Vec<u8>,
+    },
+    /// Writes sent as statements (one run, or any writes on a MySQL target).
+    Writes(Vec<Write>),
+}
+
+impl Prepared {
+    /// Bytes of `COPY` text in it.
+    pub fn copy_bytes(&self) -> usize {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                PreparedStep::Copy { data, .. } => data.len(),
+                PreparedStep::Writes(_) => 0,
+            })
+            .sum()
+    }
+
+    /// `writes` sent as they are (`send` then is `execute`).
+    pub fn unprepared(writes: Vec<Write>) -> Prepared {
+        Prepared {
+            steps: vec![PreparedStep::Writes(writes)],
+        }
+    }
+
+    /// Appends `other`, to be sent after this.
+    pub fn append(&mut self, mut other: Prepared) {
+        self.steps.append(&mut other.steps);
+    }
+}
+
+/// `writes` made ready for `send` (see `Prepared`).
+pub fn prepare(engine: Engine, writes: Vec<Write>) -> Prepared {
+    if engine != Engine::Postgres {
+        return Prepared {
+            steps: vec![PreparedStep::Writes(writes)],
+        };
+    }
+    let mut steps = Vec::new();
+    for list in by_table_owned(writes) {
+        let mut runs = Vec::new();
+        let mut start = 0;
+        for i in 1..=list.len() {
+            if i == list.len() || !same_run(&list[i - 1], &list[i]) {
+                runs.push(i - start);
+                start = i;
+            }
+        }
+        let mut rest = list.into_iter();
+        for len in runs {
+            let first = rest.as_slice().first();
+            let copy = match first {
+                Some(Write::Insert { table, row }) if len >= COPY_MIN_ROWS => {
+                    let columns: Vec<&str> = names(row).collect();
+                    Some((
+                        *table,
+                        format!("COPY {table} ({}) FROM STDIN", columns.join(", ")),
+                    ))
+                }
+                _ => None,
+            };
+            let run = rest.by_ref().take(len);
+            match copy {
+                Some((table, sql)) => {
+                    let mut data = Vec::with_capacity(len * 256);
+                    for write in run {
+                        if let Write::Insert { row, .. } = write {
+                            copy_line(&row, &mut data);
+                        }
+                    }
+                    steps.push(PreparedStep::Copy { table, sql, data });
+                }
+                None => steps.push(PreparedStep::Writes(run.collect())),
+            }
+        }
+    }
+    Prepared { steps }
+}
+
+/// `by_table` for owned writes.
+fn by_table_owned(writes: Vec<Write>) -> Vec<Vec<Write>> {
+    let mut tables: Vec<(&'static str, Vec<Write>)> = Vec::new();
+    for write in writes {
+        let table = write.table();
+        match tables.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, list)) => list.push(write),
+            None => tables.push((table, vec![write])),
+        }
+    }
+    tables.into_iter().map(|(_, list)| list).collect()
+}
+
+/// Sends `prepared` in `tx`.
+pub async fn send(
+    engine: Engine,
+    tx: &mut SinkTx,
+    prepared: &Prepared,
+) -> Result<(), MigrateError> {
+    for step in &prepared.steps {
+        match (step, &mut *tx) {
+            (PreparedStep::Copy { table, sql, data }, SinkTx::Postgres(pg)) => {
+                let what = || db(format!("copying rows into {table}"));
+                let mut copy = pg.copy_in_raw(sql).await.map_err(what())?;
+                for piece in data.chunks(1 << 20) {
+                    copy.send(piece).await.map_err(what())?;
+                }
+                copy.finish().await.map_err(what())?;
+            }
+            (PreparedStep::Copy { table, .. }, SinkTx::Any(_)) => {
+                return Err(MigrateError::State {
+                    reason: format!("rows for {table} were prepared as COPY for a MySQL target"),
+                });
+            }
+            (PreparedStep::Writes(writes), tx) => {
+                let refs: Vec<&Write> = writes.iter().collect();
+                execute(engine, tx, &refs).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The table a statement writes, for its error message.
 fn table_of(sql: &str) -> String {
     sql.split_whitespace()
@@ -354,7 +492,7 @@ macro_rules! bind_all {
         for value in $params {
             query = match value {
                 SqlValue::Int(v) => query.bind(*v),
-                SqlValue::Text(v) => query.bind(v.as_str()),
+                SqlValue::Text(v) => query.bind(&**v),
                 SqlValue::Time(v) => query.bind(v.format("%Y-%m-%d %H:%M:%S").to_string()),
                 SqlValue::Bool(v) => query.bind(*v),
                 SqlValue::Null => query,
@@ -417,24 +555,79 @@ fn copy_line(row: &Columns, out: &mut Vec<u8>) {
         match value {
             SqlValue::Null => out.extend_from_slice(b"\\N"),
             SqlValue::Bool(v) => out.push(if *v { b't' } else { b'f' }),
-            SqlValue::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
-            SqlValue::Time(v) => {
-                out.extend_from_slice(v.format("%Y-%m-%d %H:%M:%S").to_string().as_bytes());
-            }
-            SqlValue::Text(text) => {
-                for byte in text.bytes() {
-                    match byte {
-                        b'\\' => out.extend_from_slice(b"\\\\"),
-                        b'\n' => out.extend_from_slice(b"\\n"),
-                        b'\r' => out.extend_from_slice(b"\\r"),
-                        b'\t' => out.extend_from_slice(b"\\t"),
-                        other => out.push(other),
-                    }
-                }
-            }
+            SqlValue::Int(v) => push_int(*v, out),
+            SqlValue::Time(v) => push_time(v, out),
+            SqlValue::Text(text) => push_escaped(text.as_bytes(), out),
         }
     }
     out.push(b'\n');
+}
+
+/// `text` with `COPY`'s escapes for backslash, newline, carriage return and tab.
+fn push_escaped(mut text: &[u8], out: &mut Vec<u8>) {
+    while let Some(at) = text
+        .iter()
+        .position(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t'))
+    {
+        out.extend_from_slice(&text[..at]);
+        out.extend_from_slice(match text[at] {
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => b"\\t",
+        });
+        text = &text[at + 1..];
+    }
+    out.extend_from_slice(text);
+}
+
+/// `value` in decimal.
+fn push_int(value: i64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `value` as `%Y-%m-%d %H:%M:%S` (what `bind_all!` sends), without chrono's formatter for
+/// the years 0–9999.
+fn push_time(value: &chrono::NaiveDateTime, out: &mut Vec<u8>) {
+    use chrono::{Datelike, Timelike};
+    let year = u32::try_from(value.year()).unwrap_or(u32::MAX);
+    // Years beyond four digits and leap seconds (`:60`) keep chrono's rendering.
+    if year > 9999 || value.nanosecond() >= 1_000_000_000 {
+        out.extend_from_slice(value.format("%Y-%m-%d %H:%M:%S").to_string().as_bytes());
+        return;
+    }
+    let two = |n: u32| {
+        [
+            b'0' + u8::try_from(n / 10 % 10).unwrap_or(0),
+            b'0' + u8::try_from(n % 10).unwrap_or(0),
+        ]
+    };
+    out.extend_from_slice(&two(year / 100));
+    out.extend_from_slice(&two(year % 100));
+    out.push(b'-');
+    out.extend_from_slice(&two(value.month()));
+    out.push(b'-');
+    out.extend_from_slice(&two(value.day()));
+    out.push(b' ');
+    out.extend_from_slice(&two(value.hour()));
+    out.push(b':');
+    out.extend_from_slice(&two(value.minute()));
+    out.push(b':');
+    out.extend_from_slice(&two(value.second()));
 }
 
 #[cfg(test)]
@@ -525,6 +718,80 @@ mod tests {
         let mut out = Vec::new();
         copy_line(&row, &mut out);
         assert_eq!(out, b"7\tx\\ty\\nz\\\\w\\r\t\\N\n");
+    }
+
+    #[test]
+    fn copy_text_renders_values_as_the_bound_parameters_do() {
+        use chrono::NaiveDate;
+        let at = |y, mo, d, h, mi, s| {
+            NaiveDate::from_ymd_opt(y, mo, d)
+                .and_then(|day| day.and_hms_opt(h, mi, s))
+                .unwrap()
+        };
+        for time in [
+            at(2024, 3, 1, 10, 20, 30),
+            at(1, 1, 1, 0, 0, 0),
+            at(999, 12, 31, 23, 59, 59),
+            at(12_345, 6, 7, 8, 9, 10),
+            at(-44, 3, 15, 12, 0, 0),
+            NaiveDate::from_ymd_opt(2016, 12, 31)
+                .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500))
+                .unwrap(),
+        ] {
+            let mut out = Vec::new();
+            push_time(&time, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                time.format("%Y-%m-%d %H:%M:%S").to_string()
+            );
+        }
+        for n in [0, 7, -7, 10, 1_234_567_890_123, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            push_int(n, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+        let row: Columns = vec![("a", SqlValue::Bool(true)), ("b", "plain".into())];
+        let mut out = Vec::new();
+        copy_line(&row, &mut out);
+        assert_eq!(out, b"t\tplain\n");
+    }
+
+    #[test]
+    fn prepared_writes_copy_long_insert_runs_and_keep_the_rest_in_order() {
+        let mut writes = vec![delete("t1", vec![("a", 1.into())])];
+        writes.extend((0..70).map(|i| insert("t1", i, "x")));
+        writes.push(insert("t2", 1, "y"));
+        writes.push(delete("t1", vec![("a", 2.into())]));
+        let prepared = prepare(Engine::Postgres, writes.clone());
+        let shape: Vec<String> = prepared
+            .steps
+            .iter()
+            .map(|s| match s {
+                PreparedStep::Copy { sql, data, .. } => {
+                    format!(
+                        "{sql} [{} lines]",
+                        data.iter().filter(|b| **b == b'\n').count()
+                    )
+                }
+                PreparedStep::Writes(w) => format!("{} writes to {}", w.len(), w[0].table()),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                "1 writes to t1",
+                "COPY t1 (a, b) FROM STDIN [70 lines]",
+                "1 writes to t1",
+                "1 writes to t2",
+            ]
+        );
+        let PreparedStep::Copy { data, .. } = &prepared.steps[1] else {
+            unreachable!("checked above")
+        };
+        assert!(data.starts_with(b"0\tx\n1\tx\n"));
+        let mysql = prepare(Engine::MySql, writes.clone());
+        assert!(matches!(&mysql.steps[..], [PreparedStep::Writes(w)] if *w == writes));
+        assert_eq!(mysql.copy_bytes(), 0);
     }
 
     #[test]

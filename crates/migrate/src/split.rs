@@ -4,6 +4,8 @@
 //! differences: a reference that cannot be resolved is an error (upstream drops it or
 //! writes null), and locations keep the order of the tasks.
 
+use std::fmt::Write as _;
+
 use md5::{Digest, Md5};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -38,8 +40,26 @@ impl TaskContent {
 
 /// MD5 (hex) of a value's JSON form.
 pub fn content_hash<T: Serialize>(value: &T) -> String {
-    let text = serde_json::to_string(value).unwrap_or_default();
-    hex::encode(Md5::digest(text.as_bytes()))
+    // Serialized straight into the hasher: the same bytes as `to_string`, no copy.
+    let mut hasher = HashWriter(Md5::new());
+    if serde_json::to_writer(&mut hasher, value).is_err() {
+        return hex::encode(Md5::digest(b""));
+    }
+    hex::encode(hasher.0.finalize())
+}
+
+/// An `io::Write` that feeds an MD5.
+struct HashWriter(Md5);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A workflow after the split, tasks keyed by their 1.3 id.
@@ -106,12 +126,25 @@ pub fn split_resource_ids(params: &Map<String, Value>) -> String {
 }
 
 /// Splits `workflow`; `entry` must already hold a code for every task (see `reserve_codes`).
+/// The parameters are moved out of `workflow` into the split, not copied.
 pub fn split(
-    workflow: &Workflow13,
+    mut workflow: Workflow13,
     entry: &DefinitionEntry,
     map: &IdMap,
     locations: Option<&str>,
 ) -> Result<SplitWorkflow, String> {
+    let moved: Vec<(Map<String, Value>, Value, Value)> = workflow
+        .tasks
+        .iter_mut()
+        .map(|t| {
+            (
+                std::mem::take(&mut t.params),
+                std::mem::take(&mut t.condition_result),
+                std::mem::take(&mut t.dependence),
+            )
+        })
+        .collect();
+    let workflow = &workflow;
     let code_of = |task: &Task13| entry.tasks.get(&task.id).map(|t| t.code);
     let name_code = |name: &str| -> Option<i64> {
         workflow
@@ -122,11 +155,12 @@ pub fn split(
     };
     let mut tasks = Vec::with_capacity(workflow.tasks.len());
     let mut edges = Vec::new();
-    for task in &workflow.tasks {
+    for (task, (params, condition_result, dependence)) in workflow.tasks.iter().zip(moved) {
         let code =
             code_of(task).ok_or_else(|| format!("task {} has no reserved code", task.name))?;
-        let params =
-            task_params(task, map, &name_code).map_err(|e| format!("task {}: {e}", task.name))?;
+        let resource_ids = split_resource_ids(&params);
+        let params = task_params(task, params, condition_result, dependence, map, &name_code)
+            .map_err(|e| format!("task {}: {e}", task.name))?;
         let sub_process = task.task_type == "SUB_PROCESS";
         let (timeout_flag, timeout_notify_strategy, timeout) =
             task_timeout(&task.timeout).map_err(|e| format!("task {}: {e}", task.name))?;
@@ -144,8 +178,9 @@ pub fn split(
             timeout_notify_strategy,
             timeout,
             delay_time: task.delay_time,
-            resource_ids: split_resource_ids(&task.params),
-            task_params: Value::Object(params).to_string(),
+            resource_ids,
+            // `to_string` of a `Value` (compact) without `Display`'s formatter adapter.
+            task_params: serde_json::to_string(&Value::Object(params)).unwrap_or_default(),
         };
         tasks.push((task.id.clone(), code, content));
         if task.pre_tasks.is_empty() {
@@ -161,7 +196,7 @@ pub fn split(
         }
     }
     Ok(SplitWorkflow {
-        global_params: workflow.global_params.to_string(),
+        global_params: serde_json::to_string(&workflow.global_params).unwrap_or_default(),
         timeout: workflow.timeout,
         locations: rekey_locations(locations, workflow, |id| {
             entry.tasks.get(id).map(|t| t.code)
@@ -183,7 +218,8 @@ pub fn rekey_locations(
         return Some(text.to_owned());
     }
     let parsed: Map<String, Value> = serde_json::from_str(text).ok()?;
-    let mut out = Vec::new();
+    // Written out directly: what serde_json gives for `[{"taskCode": code, "x": x, "y": y}]`.
+    let mut out = String::from("[");
     for task in &workflow.tasks {
         let (Some(place), Some(code)) = (parsed.get(&task.id), code_of(&task.id)) else {
             continue;
@@ -194,17 +230,30 @@ pub fn rekey_locations(
                 .and_then(Value::as_f64)
                 .map_or(0, |v| v as i64)
         };
-        out.push(json!({"taskCode": code, "x": coordinate("x"), "y": coordinate("y")}));
+        if out.len() > 1 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"taskCode\":{code},\"x\":{},\"y\":{}}}",
+            coordinate("x"),
+            coordinate("y")
+        );
     }
-    Some(Value::Array(out).to_string())
+    out.push(']');
+    Some(out)
 }
 
+/// The 3.2 `task_params` of `task`: its 1.3 `params` (moved out of it by `split`) with
+/// `conditionResult` and `dependence` put in and references rewritten.
 fn task_params(
     task: &Task13,
+    mut params: Map<String, Value>,
+    mut condition_result: Value,
+    mut dependence: Value,
     map: &IdMap,
     name_code: &dyn Fn(&str) -> Option<i64>,
 ) -> Result<Map<String, Value>, String> {
-    let mut params = task.params.clone();
     if task.task_type == "SUB_PROCESS"
         && let Some(id) = params.remove("processDefinitionId")
     {
@@ -214,12 +263,11 @@ fn task_params(
         })?;
         params.insert("processDefinitionCode".to_owned(), json!(code));
     }
-    let mut condition_result = task.condition_result.clone();
-    let mut dependence = task.dependence.clone();
     match task.task_type.as_str() {
         "CONDITIONS" => {
+            // Each branch only replaces itself, so reading the half-rewritten value is safe.
             for branch in ["successNode", "failedNode"] {
-                let codes: Vec<i64> = condition_branch(&task.condition_result, branch)
+                let codes: Vec<i64> = condition_branch(&condition_result, branch)
                     .iter()
                     .map(|n| {
                         name_code(n).ok_or_else(|| format!("{branch} {n} is not in the workflow"))
@@ -313,5 +361,37 @@ pub fn json_i64(value: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow13::parse_workflow;
+
+    #[test]
+    fn rekeyed_locations_are_what_serde_json_writes_for_them() {
+        let workflow = parse_workflow(Some(
+            r#"{"tasks":[{"id":"tasks-1","name":"a","type":"SHELL"},{"id":"tasks-2","name":"b","type":"SHELL"},{"id":"tasks-3","name":"c","type":"SHELL"}]}"#,
+        ))
+        .unwrap();
+        let locations =
+            r#"{"tasks-2":{"x":-12.7,"y":"7"},"tasks-1":{"x":100,"y":80},"gone":{"x":1,"y":1}}"#;
+        let codes = |id: &str| {
+            id.strip_prefix("tasks-")?
+                .parse::<i64>()
+                .ok()
+                .map(|n| n << 40)
+        };
+        let out = rekey_locations(Some(locations), &workflow, codes).unwrap();
+        let expected = Value::Array(vec![
+            json!({"taskCode": 1_i64 << 40, "x": 100, "y": 80}),
+            json!({"taskCode": 2_i64 << 40, "x": -12, "y": 0}),
+        ])
+        .to_string();
+        assert_eq!(out, expected);
+        assert_eq!(rekey_locations(Some("{}"), &workflow, codes).unwrap(), "[]");
+        assert_eq!(rekey_locations(Some(" "), &workflow, codes).unwrap(), " ");
+        assert_eq!(rekey_locations(Some("[1]"), &workflow, codes), None);
     }
 }

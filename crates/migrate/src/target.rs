@@ -19,7 +19,7 @@ use crate::engine::Engine;
 use crate::error::{MigrateError, db};
 use crate::event::SourceTable;
 use crate::idmap::{IdMap, MapEntry};
-use crate::sink::{self, SinkTx};
+use crate::sink::{self, Prepared, SinkTx};
 use crate::write::{Batch, Columns, DeadLetter, Write};
 
 /// The row name of this migration in `changeover_migration_state`.
@@ -227,113 +227,40 @@ impl Target {
         })
     }
 
-    /// Writes a batch's rows and dead letters in `tx` (a snapshot writes several batches in
-    /// one transaction, then `finish`es it).
+    /// Writes a batch's rows and dead letters in `tx` (the stream's path; a snapshot
+    /// prepares its batches with `prepare_batch` and sends them with `send`).
     pub async fn write_batch(&self, tx: &mut SinkTx, batch: &Batch) -> Result<(), MigrateError> {
         let writes: Vec<&Write> = batch.writes.iter().collect();
         sink::execute(self.engine, tx, &writes).await?;
-        let letter_key = |table: SourceTable, id: i64| -> Columns {
-            vec![
-                ("source_table", table.name().into()),
-                ("source_id", id.into()),
-            ]
-        };
-        let mut dead: Vec<Write> = batch
-            .resolved
-            .iter()
-            .map(|(table, id)| Write::Delete {
-                table: "changeover_dead_letter",
-                key: letter_key(*table, *id),
-            })
-            .collect();
-        // The last letter of a row wins (a row may fail twice in one source transaction).
-        let mut letters: BTreeMap<(SourceTable, i64), &DeadLetter> = BTreeMap::new();
-        for letter in &batch.dead_letters {
-            letters.insert((letter.table, letter.id), letter);
-        }
-        for (table, id) in letters.keys() {
-            dead.push(Write::Delete {
-                table: "changeover_dead_letter",
-                key: letter_key(*table, *id),
-            });
-        }
-        for ((table, id), letter) in &letters {
-            let mut row = letter_key(*table, *id);
-            row.push(("reason", letter.reason.as_str().into()));
-            dead.push(Write::Insert {
-                table: "changeover_dead_letter",
-                row,
-            });
-        }
+        let dead = dead_letter_writes(batch);
         let dead: Vec<&Write> = dead.iter().collect();
         sink::execute(self.engine, tx, &dead).await
+    }
+
+    /// Sends writes prepared by `prepare_batch` or `prepare_checkpoint` in `tx`.
+    pub async fn send(&self, tx: &mut SinkTx, prepared: &Prepared) -> Result<(), MigrateError> {
+        sink::send(self.engine, tx, prepared).await
     }
 
     /// Writes the id map's pending changes and the checkpoint in `tx` and commits it.
     pub async fn finish(
         &self,
-        mut tx: SinkTx,
+        tx: SinkTx,
         map: &mut IdMap,
         checkpoint: Checkpoint<'_>,
     ) -> Result<(), MigrateError> {
-        let Checkpoint {
-            position,
-            projects,
-            fence,
-        } = checkpoint;
-        let mut writes: Vec<Write> = Vec::new();
-        let mut inserts: Vec<Write> = Vec::new();
-        for (table, id, entry) in map.take_changes() {
-            let key: Columns = vec![("kind", kind(table).into()), ("source_id", id.into())];
-            writes.push(Write::Delete {
-                table: "changeover_id_map",
-                key: key.clone(),
-            });
-            if let Some(entry) = entry {
-                let mut row = key;
-                row.push((
-                    "entry",
-                    serde_json::to_string(&entry).unwrap_or_default().into(),
-                ));
-                inserts.push(Write::Insert {
-                    table: "changeover_id_map",
-                    row,
-                });
-            }
-        }
-        writes.append(&mut inserts);
-        let state_key: Columns = vec![("name", STATE_NAME.into())];
-        writes.push(Write::Delete {
-            table: "changeover_migration_state",
-            key: state_key.clone(),
-        });
-        let mut state = state_key;
-        state.push(("source_position", position.into()));
-        state.push(("last_code", map.codes.last().into()));
-        state.push((
-            "projects",
-            projects
-                .map(|p| serde_json::to_string(p).unwrap_or_default())
-                .into(),
-        ));
-        state.push((
-            "fence",
-            fence
-                .map(|f| serde_json::to_string(f).unwrap_or_default())
-                .into(),
-        ));
-        for name in projects.unwrap_or_default() {
-            writes.push(Write::Delete {
-                table: "changeover_scope_request",
-                key: vec![("project", name.as_str().into())],
-            });
-        }
-        writes.push(Write::Insert {
-            table: "changeover_migration_state",
-            row: state,
-        });
-        let refs: Vec<&Write> = writes.iter().collect();
-        sink::execute(self.engine, &mut tx, &refs).await?;
+        let writes = checkpoint_writes(map, checkpoint);
+        let prepared = Prepared::unprepared(writes);
+        self.finish_prepared(tx, &prepared).await
+    }
+
+    /// `finish` with the checkpoint's writes prepared by `prepare_checkpoint`.
+    pub async fn finish_prepared(
+        &self,
+        mut tx: SinkTx,
+        checkpoint: &Prepared,
+    ) -> Result<(), MigrateError> {
+        sink::send(self.engine, &mut tx, checkpoint).await?;
         fail_point("commit-before");
         tx.commit().await.map_err(db("committing a batch"))?;
         Ok(())
@@ -410,6 +337,120 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// A batch's rows and then its dead letters, prepared for `Target::send` (CPU only: the
+/// snapshot runs it on its transform thread).
+pub fn prepare_batch(engine: Engine, batch: Batch) -> Prepared {
+    let dead = dead_letter_writes(&batch);
+    let mut prepared = sink::prepare(engine, batch.writes);
+    prepared.append(sink::prepare(engine, dead));
+    prepared
+}
+
+/// The id map's pending changes and the checkpoint, prepared for `Target::finish_prepared`.
+pub fn prepare_checkpoint(engine: Engine, map: &mut IdMap, checkpoint: Checkpoint<'_>) -> Prepared {
+    sink::prepare(engine, checkpoint_writes(map, checkpoint))
+}
+
+/// The writes that replace the dead letters of a batch's rows: resolved rows lose theirs,
+/// failed rows get their newest reason.
+fn dead_letter_writes(batch: &Batch) -> Vec<Write> {
+    let letter_key = |table: SourceTable, id: i64| -> Columns {
+        vec![
+            ("source_table", table.name().into()),
+            ("source_id", id.into()),
+        ]
+    };
+    let mut dead: Vec<Write> = batch
+        .resolved
+        .iter()
+        .map(|(table, id)| Write::Delete {
+            table: "changeover_dead_letter",
+            key: letter_key(*table, *id),
+        })
+        .collect();
+    // The last letter of a row wins (a row may fail twice in one source transaction).
+    let mut letters: BTreeMap<(SourceTable, i64), &DeadLetter> = BTreeMap::new();
+    for letter in &batch.dead_letters {
+        letters.insert((letter.table, letter.id), letter);
+    }
+    for (table, id) in letters.keys() {
+        dead.push(Write::Delete {
+            table: "changeover_dead_letter",
+            key: letter_key(*table, *id),
+        });
+    }
+    for ((table, id), letter) in &letters {
+        let mut row = letter_key(*table, *id);
+        row.push(("reason", letter.reason.as_str().into()));
+        dead.push(Write::Insert {
+            table: "changeover_dead_letter",
+            row,
+        });
+    }
+    dead
+}
+
+/// The writes of the id map's pending changes and of the checkpoint.
+fn checkpoint_writes(map: &mut IdMap, checkpoint: Checkpoint<'_>) -> Vec<Write> {
+    let Checkpoint {
+        position,
+        projects,
+        fence,
+    } = checkpoint;
+    let mut writes: Vec<Write> = Vec::new();
+    let mut inserts: Vec<Write> = Vec::new();
+    for (table, id, entry) in map.take_changes() {
+        let key: Columns = vec![("kind", kind(table).into()), ("source_id", id.into())];
+        writes.push(Write::Delete {
+            table: "changeover_id_map",
+            key: key.clone(),
+        });
+        if let Some(entry) = entry {
+            let mut row = key;
+            row.push((
+                "entry",
+                serde_json::to_string(&entry).unwrap_or_default().into(),
+            ));
+            inserts.push(Write::Insert {
+                table: "changeover_id_map",
+                row,
+            });
+        }
+    }
+    writes.append(&mut inserts);
+    let state_key: Columns = vec![("name", STATE_NAME.into())];
+    writes.push(Write::Delete {
+        table: "changeover_migration_state",
+        key: state_key.clone(),
+    });
+    let mut state = state_key;
+    state.push(("source_position", position.into()));
+    state.push(("last_code", map.codes.last().into()));
+    state.push((
+        "projects",
+        projects
+            .map(|p| serde_json::to_string(p).unwrap_or_default())
+            .into(),
+    ));
+    state.push((
+        "fence",
+        fence
+            .map(|f| serde_json::to_string(f).unwrap_or_default())
+            .into(),
+    ));
+    for name in projects.unwrap_or_default() {
+        writes.push(Write::Delete {
+            table: "changeover_scope_request",
+            key: vec![("project", name.as_str().into())],
+        });
+    }
+    writes.push(Write::Insert {
+        table: "changeover_migration_state",
+        row: state,
+    });
+    writes
 }
 
 /// A named crash point for tests (`CHANGEOVER_MIGRATE_CRASH=<name>` aborts the process there).

@@ -43,9 +43,44 @@ pub const DEFAULT_TENANT: &str = "default";
 
 /// Converts `changes` (in source commit order) into target writes, updating `map`.
 pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) -> Batch {
+    transform_parsed(map, scope, changes, Vec::new(), now_ms)
+}
+
+/// The workflow JSON of every definition upsert in `changes`, parsed (by change index;
+/// `None` for other changes). Pure and independent of the id map, so a snapshot parses the
+/// next chunk on another thread while the transform converts this one.
+pub type Parsed = Vec<Option<Result<Workflow13, String>>>;
+
+/// See `Parsed`.
+pub fn parse_definitions(changes: &[Change]) -> Parsed {
+    changes
+        .iter()
+        .map(|change| match change {
+            Change::Upsert(SourceRow::Definition(row)) => {
+                Some(parse_workflow(row.process_definition_json.as_deref()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `transform` with the workflows `parse_definitions(changes)` returned (what is missing
+/// from `parsed` is parsed here): the same batch and the same map as `transform`.
+pub fn transform_parsed(
+    map: &mut IdMap,
+    scope: &Scope,
+    changes: &[Change],
+    mut parsed: Parsed,
+    now_ms: i64,
+) -> Batch {
     let now = DateTime::from_timestamp_millis(now_ms).map_or(NaiveDateTime::MIN, |t| t.naive_utc());
     let mut batch = Batch::default();
-    let mut parsed = reserve_parsing(map, scope, changes, now_ms);
+    let mut parsed = reserve_with(map, scope, changes, now_ms, |i, row| {
+        parsed
+            .get_mut(i)
+            .and_then(Option::take)
+            .unwrap_or_else(|| parse_workflow(row.process_definition_json.as_deref()))
+    });
     for (change, parsed) in changes.iter().zip(&mut parsed) {
         let table = change.table();
         let id = change.id();
@@ -84,18 +119,125 @@ pub fn transform(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64
 /// converted, so references between definitions of one batch resolve in any order. A
 /// snapshot calls it for all its rows before transforming them chunk by chunk.
 pub fn reserve(map: &mut IdMap, scope: &Scope, changes: &[Change], now_ms: i64) {
-    reserve_parsing(map, scope, changes, now_ms);
+    // Parsing is the cost and is pure: each block's workflows are parsed on all cores,
+    // keeping only the task ids and names; codes are then given in change order.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    for block in changes.chunks(RESERVE_BLOCK) {
+        let mut names = parse_task_names(map, block, threads.min(RESERVE_THREADS));
+        reserve_with(map, scope, block, now_ms, |i, row| {
+            names.get_mut(i).and_then(Option::take).unwrap_or_else(|| {
+                parse_workflow(row.process_definition_json.as_deref()).map(|w| task_names(&w))
+            })
+        });
+    }
 }
 
-/// `reserve`, returning the workflows it parsed (by change index) for the transform to reuse.
-fn reserve_parsing(
+/// `reserve` on one thread, parsing every workflow whole as it goes (the reference the
+/// parallel `reserve` is tested against).
+#[cfg(test)]
+pub(crate) fn reserve_sequentially(
     map: &mut IdMap,
     scope: &Scope,
     changes: &[Change],
     now_ms: i64,
-) -> Vec<Option<Result<Workflow13, String>>> {
+) {
+    reserve_with(map, scope, changes, now_ms, |_, row| {
+        parse_workflow(row.process_definition_json.as_deref())
+    });
+}
+
+/// Changes whose workflows `reserve` parses together.
+const RESERVE_BLOCK: usize = 4_096;
+/// Most threads `reserve` parses on.
+const RESERVE_THREADS: usize = 4;
+
+/// What a reservation needs of a workflow: (task id, task name) in task order.
+type TaskNames = Vec<(String, String)>;
+
+fn task_names(workflow: &Workflow13) -> TaskNames {
+    workflow
+        .tasks
+        .iter()
+        .map(|t| (t.id.clone(), t.name.clone()))
+        .collect()
+}
+
+/// The task names of the definitions in `block` that `reserve_with` may reserve (those of a
+/// project known now or upserted in the block), parsed on `threads` threads; `None` for the
+/// others (`reserve_with` parses any it still needs).
+fn parse_task_names(
+    map: &IdMap,
+    block: &[Change],
+    threads: usize,
+) -> Vec<Option<Result<TaskNames, String>>> {
+    let upserted: BTreeSet<i64> = block
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert(SourceRow::Project(p)) => Some(p.id),
+            _ => None,
+        })
+        .collect();
+    let parse = |change: &Change| match change {
+        Change::Upsert(SourceRow::Definition(row))
+            if map.projects.contains_key(&row.project_id) || upserted.contains(&row.project_id) =>
+        {
+            Some(parse_workflow(row.process_definition_json.as_deref()).map(|w| task_names(&w)))
+        }
+        _ => None,
+    };
+    if threads < 2 || block.len() < 64 {
+        return block.iter().map(parse).collect();
+    }
+    let per_thread = block.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = block
+            .chunks(per_thread)
+            .map(|part| s.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(block.len());
+        for (part, handle) in block.chunks(per_thread).zip(parts) {
+            match handle.join() {
+                Ok(names) => out.extend(names),
+                // A panicking parse thread: `reserve_with` parses that part itself.
+                Err(_) => out.extend(part.iter().map(|_| None)),
+            }
+        }
+        out
+    })
+}
+
+/// Where a reservation reads a workflow's task ids and names from.
+trait TaskIds {
+    fn each_task(&self, f: &mut dyn FnMut(&str, &str));
+}
+
+impl TaskIds for Workflow13 {
+    fn each_task(&self, f: &mut dyn FnMut(&str, &str)) {
+        for task in &self.tasks {
+            f(&task.id, &task.name);
+        }
+    }
+}
+
+impl TaskIds for TaskNames {
+    fn each_task(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (id, name) in self {
+            f(id, name);
+        }
+    }
+}
+
+/// `reserve`, returning the workflows it used (by change index) for the transform to reuse;
+/// `parse(i, row)` gives the workflow of change `i`.
+fn reserve_with<W: TaskIds>(
+    map: &mut IdMap,
+    scope: &Scope,
+    changes: &[Change],
+    now_ms: i64,
+    mut parse: impl FnMut(usize, &SourceDefinition) -> Result<W, String>,
+) -> Vec<Option<Result<W, String>>> {
     let mut parsed = Vec::with_capacity(changes.len());
-    for change in changes {
+    for (i, change) in changes.iter().enumerate() {
         let mut workflow = None;
         match change {
             Change::Upsert(SourceRow::Project(row))
@@ -115,7 +257,7 @@ fn reserve_parsing(
             Change::Upsert(SourceRow::Definition(row))
                 if map.projects.contains_key(&row.project_id) =>
             {
-                let result = parse_workflow(row.process_definition_json.as_deref());
+                let result = parse(i, row);
                 if let Ok(workflow) = &result {
                     reserve_codes(map, row, workflow, now_ms);
                 }
@@ -129,7 +271,7 @@ fn reserve_parsing(
 }
 
 /// Ensures the definition and each of its tasks has a code; names follow the newest JSON.
-fn reserve_codes(map: &mut IdMap, row: &SourceDefinition, workflow: &Workflow13, now_ms: i64) {
+fn reserve_codes(map: &mut IdMap, row: &SourceDefinition, workflow: &dyn TaskIds, now_ms: i64) {
     if !map.definitions.contains_key(&row.id) {
         let code = map.codes.next(now_ms);
         let entry = DefinitionEntry {
@@ -143,24 +285,27 @@ fn reserve_codes(map: &mut IdMap, row: &SourceDefinition, workflow: &Workflow13,
         };
         map.definitions.insert(row.id, entry);
     }
-    for task in &workflow.tasks {
-        let known = map
-            .definitions
-            .get(&row.id)
-            .is_some_and(|d| d.tasks.contains_key(&task.id));
-        let code = if known { 0 } else { map.codes.next(now_ms) };
-        let entry = map.definitions.get_mut(&row.id).expect("inserted above");
-        entry
-            .tasks
-            .entry(task.id.clone())
-            .and_modify(|t| t.name.clone_from(&task.name))
-            .or_insert_with(|| TaskEntry {
-                code,
-                name: task.name.clone(),
-                version: 0,
-                hash: String::new(),
-            });
-    }
+    let codes = &mut map.codes;
+    let entry = map.definitions.get_mut(&row.id).expect("inserted above");
+    workflow.each_task(&mut |id, name| match entry.tasks.get_mut(id) {
+        Some(known) => {
+            if known.name != name {
+                name.clone_into(&mut known.name);
+            }
+        }
+        None => {
+            let code = codes.next(now_ms);
+            entry.tasks.insert(
+                id.to_owned(),
+                TaskEntry {
+                    code,
+                    name: name.to_owned(),
+                    version: 0,
+                    hash: String::new(),
+                },
+            );
+        }
+    });
     map.touch(SourceTable::Definition, row.id);
 }
 
@@ -221,7 +366,7 @@ fn upsert_project(
     batch.writes.push(rows::project(row, code, now));
 }
 
-/// `parsed`: the row's workflow if `reserve_parsing` parsed it already.
+/// `parsed`: the row's workflow if `reserve_with` parsed it already.
 fn upsert_definition(
     map: &mut IdMap,
     scope: &Scope,
@@ -231,7 +376,7 @@ fn upsert_definition(
     now: NaiveDateTime,
     batch: &mut Batch,
 ) -> Result<(), String> {
-    let Some(project) = map.projects.get(&row.project_id).cloned() else {
+    let Some(project_code) = map.projects.get(&row.project_id).map(|p| p.code) else {
         if scope.projects.is_some() {
             return Ok(());
         }
@@ -251,19 +396,15 @@ fn upsert_definition(
             .ok_or_else(|| format!("refers to tenant {id}, which is missing"))?,
     };
     reserve_codes(map, row, &workflow, now_ms);
-    let entry = map
-        .definitions
-        .get(&row.id)
-        .cloned()
-        .expect("reserved above");
-    let split = split(&workflow, &entry, map, row.locations.as_deref())?;
+    let entry = map.definitions.get(&row.id).expect("reserved above");
+    let split = split(workflow, entry, map, row.locations.as_deref())?;
     let hash = content_hash(&(
         row.name.as_str(),
         &row.description,
         row.release_state,
         row.user_id,
         row.flag,
-        project.code,
+        project_code,
         &tenant_code,
         &split,
     ));
@@ -271,7 +412,15 @@ fn upsert_definition(
         return Ok(());
     }
     let old_project_code = map.projects.get(&entry.project_id).map(|p| p.code);
-    let next = write_definition(row, &entry, &project, old_project_code, &split, now, batch);
+    let next = write_definition(
+        row,
+        entry,
+        project_code,
+        old_project_code,
+        split,
+        now,
+        batch,
+    );
     if entry.version > 0 && entry.tenant_code != tenant_code {
         batch.writes.push(Write::Update {
             table: rows::SCHEDULE,
@@ -315,7 +464,7 @@ fn definition_key(
     match project_code {
         Some(project_code) => vec![
             ("project_code", SqlValue::Int(project_code)),
-            ("name", SqlValue::Text(name.to_owned())),
+            ("name", SqlValue::Text(name.into())),
             ("code", SqlValue::Int(code)),
         ],
         None => key("code", code),
@@ -327,32 +476,42 @@ fn definition_key(
 fn write_definition(
     row: &SourceDefinition,
     entry: &DefinitionEntry,
-    project: &ProjectEntry,
+    project_code: i64,
     old_project_code: Option<i64>,
-    split: &SplitWorkflow,
+    split: SplitWorkflow,
     now: NaiveDateTime,
     batch: &mut Batch,
 ) -> BTreeMap<String, TaskEntry> {
     let version = entry.version + 1;
+    let SplitWorkflow {
+        global_params,
+        timeout,
+        locations,
+        tasks,
+        edges,
+    } = split;
     let def = DefinitionRow {
         source: row,
         code: entry.code,
-        project_code: project.code,
+        project_code,
         version,
-        global_params: &split.global_params,
-        locations: split.locations.as_deref(),
-        timeout: split.timeout,
+        global_params: &global_params,
+        locations: locations.as_deref(),
+        timeout,
         now,
     };
     let mut next = BTreeMap::new();
-    for (task_id, code, content) in &split.tasks {
-        let previous = entry.tasks.get(task_id).filter(|t| t.version > 0);
+    // The task contents move into their rows.
+    for (task_id, code, content) in tasks {
+        let code = &code;
+        let previous = entry.tasks.get(&task_id).filter(|t| t.version > 0);
         let hash = content.hash();
         let task_version = match previous {
             Some(p) if p.hash == hash => p.version,
             Some(p) => p.version + 1,
             None => 1,
         };
+        let name = content.name.clone();
         if previous.is_none_or(|p| p.hash != hash) {
             // A task never written has no row to replace (skipping the delete keeps a
             // snapshot linear: `code` is not indexed in 3.2's task table).
@@ -367,10 +526,10 @@ fn write_definition(
                 .extend(def.task_writes(*code, task_version, content));
         }
         next.insert(
-            task_id.clone(),
+            task_id,
             TaskEntry {
                 code: *code,
-                name: content.name.clone(),
+                name,
                 version: task_version,
                 hash,
             },
@@ -398,7 +557,7 @@ fn write_definition(
         });
     }
     let versioned = |id: &str| next.get(id).map_or((0, 0), |t| (t.code, t.version));
-    for (pre, post) in &split.edges {
+    for (pre, post) in &edges {
         let pre = pre.as_deref().map_or((0, 0), versioned);
         batch
             .writes
@@ -466,7 +625,7 @@ fn copy_row(table: SourceTable, row: &CopiedRow, batch: &mut Batch) -> Result<()
                     .ok_or_else(|| format!("{}.{name} is not a timestamp", table.name()))?,
             ),
             (Kind::Bool, Some(v)) => SqlValue::Bool(!matches!(v, "" | "0" | "f" | "false")),
-            (Kind::Text, Some(_)) => SqlValue::Text(value.clone().unwrap_or_default()),
+            (Kind::Text, Some(_)) => value.as_deref().unwrap_or_default().into(),
         };
         columns.push((*name, value));
     }

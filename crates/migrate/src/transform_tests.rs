@@ -14,7 +14,9 @@ use crate::event::{
 use crate::idmap::IdMap;
 use crate::memory::{MemoryTarget, int, text};
 use crate::rows;
-use crate::transform::{Scope, transform};
+use crate::transform::{
+    Scope, parse_definitions, reserve, reserve_sequentially, transform, transform_parsed,
+};
 use crate::workflow13::{TASK_TYPES_13, parse_workflow};
 
 const NOW: i64 = CODE_EPOCH_MS + 86_400_000;
@@ -687,4 +689,71 @@ proptest! {
         let tasks: usize = live.values().map(|d| parse_workflow(d.process_definition_json.as_deref()).unwrap().tasks.len()).sum();
         prop_assert_eq!(target.rows(rows::TASK).len(), tasks);
     }
+}
+
+/// Projects 1–3, then definitions of good, bad and unknown-project JSON in a mix (a few
+/// thousand, so `reserve` parses them on several threads), project 4 after its definitions.
+fn snapshot_mix() -> Vec<Change> {
+    let mut changes = vec![project(1, "one"), project(2, "two"), project(3, "three")];
+    for id in 1..=5_000 {
+        let project_id = [1, 2, 3, 42, 4][usize::try_from(id % 5).unwrap()];
+        let json = match id % 7 {
+            0 => None,
+            1 => Some("{\"tasks\": [".to_owned()),
+            2 => Some(workflow_json(vec![
+                task("tasks-1", "same", "SHELL", json!({}), &[]),
+                task("tasks-2", "same", "SHELL", json!({}), &[]),
+            ])),
+            3 => Some(workflow_json(vec![task(
+                "tasks-1",
+                "k",
+                "KUBERNETES",
+                json!({}),
+                &[],
+            )])),
+            _ => Some(chain_workflow(
+                &["a", "b", "c"][..usize::try_from(1 + id % 3).unwrap()],
+            )),
+        };
+        let row = definition(id, project_id, &format!("wf{id}"), json, None);
+        changes.push(Change::Upsert(SourceRow::Definition(row)));
+    }
+    changes.push(project(4, "four"));
+    changes
+}
+
+#[test]
+fn the_parallel_reservation_gives_the_codes_of_the_sequential_one() {
+    let changes = snapshot_mix();
+    for scope in [Scope::all(), Scope::projects(["two", "four"])] {
+        let (mut parallel, mut sequential) = (new_map(), new_map());
+        reserve(&mut parallel, &scope, &changes, NOW);
+        reserve_sequentially(&mut sequential, &scope, &changes, NOW);
+        assert!(sequential.definitions.len() > 300);
+        assert_eq!(parallel, sequential);
+    }
+}
+
+#[test]
+fn transforming_pre_parsed_chunks_equals_transforming_them() {
+    let changes = snapshot_mix();
+    let scope = Scope::all();
+    let (mut parsed_map, mut plain_map) = (new_map(), new_map());
+    reserve(&mut parsed_map, &scope, &changes, NOW);
+    reserve(&mut plain_map, &scope, &changes, NOW);
+    let mut written = 0;
+    for chunk in changes.chunks(700) {
+        let parsed = parse_definitions(chunk);
+        let a = transform_parsed(&mut parsed_map, &scope, chunk, parsed, NOW);
+        let b = transform(&mut plain_map, &scope, chunk, NOW);
+        written += a.writes.len();
+        assert_eq!(a, b);
+    }
+    assert!(written > 10_000);
+    assert_eq!(parsed_map, plain_map);
+    // Missing parse results are parsed by the transform itself.
+    let (mut short_map, mut full_map) = (new_map(), new_map());
+    let short = transform_parsed(&mut short_map, &scope, &changes, Vec::new(), NOW);
+    let full = transform(&mut full_map, &scope, &changes, NOW);
+    assert_eq!(short, full);
 }

@@ -62,20 +62,19 @@ pub fn parse_workflow(json: Option<&str>) -> Result<Workflow13, String> {
     }
     let root: Value = serde_json::from_str(text)
         .map_err(|e| format!("process_definition_json is not valid JSON: {e}"))?;
-    let root = root
-        .as_object()
-        .ok_or("process_definition_json is not a JSON object")?;
-    let tasks = root
-        .get("tasks")
-        .and_then(Value::as_array)
-        .ok_or("process_definition_json has no `tasks` array")?;
+    let Value::Object(mut root) = root else {
+        return Err("process_definition_json is not a JSON object".to_owned());
+    };
+    let Some(Value::Array(tasks)) = root.remove("tasks") else {
+        return Err("process_definition_json has no `tasks` array".to_owned());
+    };
     let mut parsed = Vec::with_capacity(tasks.len());
-    for (index, task) in tasks.iter().enumerate() {
+    for (index, task) in tasks.into_iter().enumerate() {
         parsed.push(parse_task(task).map_err(|e| format!("tasks[{index}]: {e}"))?);
     }
     check_names(&parsed)?;
     Ok(Workflow13 {
-        global_params: parse_embedded(root.get("globalParams")),
+        global_params: parse_embedded(root.remove("globalParams")),
         tenant_id: root.get("tenantId").and_then(as_i64),
         timeout: root.get("timeout").and_then(as_i64).unwrap_or(0),
         tasks: parsed,
@@ -83,11 +82,11 @@ pub fn parse_workflow(json: Option<&str>) -> Result<Workflow13, String> {
 }
 
 /// 1.3 writes `globalParams` as an array, sometimes as a JSON string of one.
-fn parse_embedded(value: Option<&Value>) -> Value {
+fn parse_embedded(value: Option<Value>) -> Value {
     match value {
         None | Some(Value::Null) => Value::Array(Vec::new()),
-        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
-        Some(v) => v.clone(),
+        Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        Some(v) => v,
     }
 }
 
@@ -99,16 +98,20 @@ fn as_i64(value: &Value) -> Option<i64> {
     }
 }
 
-fn text(task: &Map<String, Value>, key: &str) -> Option<String> {
-    match task.get(key)? {
-        Value::String(s) => Some(s.clone()),
+/// Takes `key` out of `task` as text (a non-string value as its JSON).
+fn text(task: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match task.remove(key)? {
+        Value::String(s) => Some(s),
         Value::Null => None,
         other => Some(other.to_string()),
     }
 }
 
-fn parse_task(task: &Value) -> Result<Task13, String> {
-    let task = task.as_object().ok_or("task is not a JSON object")?;
+fn parse_task(task: Value) -> Result<Task13, String> {
+    let Value::Object(mut task) = task else {
+        return Err("task is not a JSON object".to_owned());
+    };
+    let task = &mut task;
     let id = text(task, "id")
         .filter(|s| !s.is_empty())
         .ok_or("task has no id")?;
@@ -119,32 +122,36 @@ fn parse_task(task: &Value) -> Result<Task13, String> {
     if !TASK_TYPES_13.contains(&task_type.as_str()) {
         return Err(format!("task {name} has unknown type {task_type}"));
     }
-    let params = match task.get("params") {
+    let params = match task.remove("params") {
         None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
+        Some(Value::Object(m)) => m,
         Some(_) => return Err(format!("task {name}: params is not a JSON object")),
     };
-    let pre_tasks = match task.get("preTasks") {
+    let pre_tasks = match task.remove("preTasks") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| format!("task {name}: preTasks holds a non-string"))?,
         Some(_) => return Err(format!("task {name}: preTasks is not an array")),
     };
+    // `description` wins over `desc` (both are taken, so `desc` never leaks elsewhere).
+    let description = text(task, "description");
+    let desc = text(task, "desc");
     Ok(Task13 {
-        description: text(task, "description")
-            .or_else(|| text(task, "desc"))
-            .unwrap_or_default(),
+        description: description.or(desc).unwrap_or_default(),
         run_flag: text(task, "runFlag").unwrap_or_else(|| "NORMAL".to_owned()),
         max_retry_times: task.get("maxRetryTimes").and_then(as_i64).unwrap_or(0),
         retry_interval: task.get("retryInterval").and_then(as_i64).unwrap_or(1),
-        timeout: task.get("timeout").cloned().unwrap_or(Value::Null),
+        timeout: task.remove("timeout").unwrap_or(Value::Null),
         priority: text(task, "taskInstancePriority").unwrap_or_else(|| "MEDIUM".to_owned()),
         worker_group: text(task, "workerGroup").unwrap_or_else(|| "default".to_owned()),
-        condition_result: task.get("conditionResult").cloned().unwrap_or(Value::Null),
-        dependence: task.get("dependence").cloned().unwrap_or(Value::Null),
+        condition_result: task.remove("conditionResult").unwrap_or(Value::Null),
+        dependence: task.remove("dependence").unwrap_or(Value::Null),
         delay_time: task.get("delayTime").and_then(as_i64).unwrap_or(0),
         id,
         name,
