@@ -80,6 +80,10 @@ impl Target {
     pub async fn connect(url: &str) -> Result<Target, MigrateError> {
         sqlx::any::install_default_drivers();
         let (engine, url) = Engine::of_url(url)?;
+        let url = match engine {
+            Engine::MySql => with_statement_cache(&url)?,
+            Engine::Postgres => url,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .connect(&url)
@@ -457,5 +461,54 @@ fn checkpoint_writes(map: &mut IdMap, checkpoint: Checkpoint<'_>) -> Vec<Write> 
 pub fn fail_point(name: &str) {
     if std::env::var("CHANGEOVER_MIGRATE_CRASH").is_ok_and(|v| v == name) {
         std::process::abort();
+    }
+}
+
+/// How many prepared statements each MySQL/MariaDB target connection keeps (sqlx keeps 100).
+/// The stream's multi-row statements come in many shapes (one per group size and table);
+/// past the cache's size every new shape evicts one with a close command the server does
+/// not answer, and the next packet then waits for the server's delayed acknowledgement
+/// (~40 ms each: measured p99 lag PostgreSQL → MariaDB of 1.1 s, against 98 ms with a
+/// large cache). 4 connections × 1,024 stays well under MariaDB's server-wide
+/// `max_prepared_stmt_count` (16,382 by default).
+const MYSQL_STATEMENT_CACHE: usize = 1024;
+
+/// `url` with sqlx's `statement-cache-capacity` set to [`MYSQL_STATEMENT_CACHE`] unless the
+/// URL already sets it.
+fn with_statement_cache(url: &str) -> Result<String, MigrateError> {
+    let mut parsed = url::Url::parse(url).map_err(|_| MigrateError::BadUrl {
+        reason: "the target URL does not parse",
+    })?;
+    if parsed
+        .query_pairs()
+        .any(|(k, _)| k == "statement-cache-capacity")
+    {
+        return Ok(url.to_owned());
+    }
+    parsed.query_pairs_mut().append_pair(
+        "statement-cache-capacity",
+        &MYSQL_STATEMENT_CACHE.to_string(),
+    );
+    Ok(parsed.into())
+}
+
+#[cfg(test)]
+mod statement_cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_mysql_target_gets_a_large_statement_cache_unless_its_url_sets_one() {
+        let got = with_statement_cache("mysql://root:p%40ss@db:3306/ds32").unwrap();
+        assert_eq!(
+            got,
+            "mysql://root:p%40ss@db:3306/ds32?statement-cache-capacity=1024"
+        );
+        let got = with_statement_cache("mysql://root@db/ds32?ssl-mode=DISABLED").unwrap();
+        assert!(
+            got.ends_with("?ssl-mode=DISABLED&statement-cache-capacity=1024"),
+            "{got}"
+        );
+        let own = "mysql://root@db/ds32?statement-cache-capacity=50";
+        assert_eq!(with_statement_cache(own).unwrap(), own);
     }
 }
