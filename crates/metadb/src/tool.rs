@@ -204,6 +204,10 @@ pub(crate) async fn run_into(
     let fd = stdout
         .into_owned_fd()
         .map_err(|e| Error::io("read the output of", out, e))?;
+    // A pipe holds 64 KiB by default: the dump tool would wake the copy for every 64 KiB
+    // and wait for it. A larger pipe (Linux allows 1 MiB unprivileged) lets both run in
+    // longer strides; if the kernel refuses, the default is only slower.
+    let _ = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(COPY_CHUNK as i32));
     let mut pipe = std::fs::File::from(fd);
     let mut file = file.into_std().await;
     let path = out.to_owned();
