@@ -121,8 +121,10 @@ pub(crate) async fn dump(
             } else {
                 "--skip-triggers"
             })
+            .arg(format!("--result-file={}", out.display()))
             .arg(&target.database);
-            sha256 = Some(tool::run_into(program, target, cmd, out, observer, Some(stop)).await?);
+            sha256 =
+                Some(tool::run_hashing(program, target, cmd, out, observer, Some(stop)).await?);
         }
         Engine::Sqlite => {
             let mut conn = Conn::open(target).await?;

@@ -180,63 +180,68 @@ pub(crate) async fn run(
     supervise(tool, target, child, watch, observer, stop).await
 }
 
-/// Runs a prepared command whose standard output is the dump: it is written to `out` and
-/// hashed on the way, so the dump needs no second read for its SHA-256 (returned, hex).
-pub(crate) async fn run_into(
+/// Runs a prepared command that writes its dump to `out` itself (`--result-file`), and
+/// hashes the file as it grows, on a thread of its own: the SHA-256 is ready when the tool
+/// ends, with no second pass over the dump and no copy of it through changeover (the tool
+/// writes the file as it would alone; the hash reads it back from the page cache).
+pub(crate) async fn run_hashing(
     tool: &str,
     target: &DbTarget,
-    mut cmd: Command,
+    cmd: Command,
     out: &Path,
     observer: &dyn ToolObserver,
     stop: Option<&StopSignal>,
 ) -> Result<String, Error> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use sha2::Digest;
 
-    let file = tokio::fs::File::create(out)
-        .await
+    // Created empty first, so that the hash can open it before the tool writes; the tool
+    // opens it again to write (truncating nothing: nothing is in it yet).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(out)
         .map_err(|e| Error::io("create", out, e))?;
-    cmd.stdout(Stdio::piped());
-    let mut child = spawn(tool, cmd)?;
-    let stdout = child.stdout.take().ok_or_else(|| Error::ToolMissing {
-        tool: tool.into(),
-        message: "no standard output".into(),
-    })?;
-    let fd = stdout
-        .into_owned_fd()
-        .map_err(|e| Error::io("read the output of", out, e))?;
-    // A pipe holds 64 KiB by default: the dump tool would wake the copy for every 64 KiB
-    // and wait for it. A larger pipe (Linux allows 1 MiB unprivileged) lets both run in
-    // longer strides; if the kernel refuses, the default is only slower.
-    let _ = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(COPY_CHUNK as i32));
-    let mut pipe = std::fs::File::from(fd);
-    let mut file = file.into_std().await;
+    let ended = Arc::new(AtomicBool::new(false));
+    let tool_ended = Arc::clone(&ended);
     let path = out.to_owned();
-    // Plain blocking reads and writes on a thread of their own: one pass over the bytes.
-    let copy = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
+    let hash = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut file = file;
         let mut hash = sha2::Sha256::new();
         let mut buf = vec![0u8; COPY_CHUNK];
         loop {
-            let n = match pipe.read(&mut buf) {
-                Ok(0) => break,
+            // Read whether the tool had ended before the read: a read of 0 after that
+            // is the end of the file, not a pause of the tool.
+            let was_ended = tool_ended.load(Ordering::Acquire);
+            let n = match file.read(&mut buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("read the output of", &path, e)),
+                Err(e) => return Err(Error::io("read", &path, e)),
             };
-            hash.update(&buf[..n]);
-            file.write_all(&buf[..n])
-                .map_err(|e| Error::io("write", &path, e))?;
+            if n > 0 {
+                hash.update(&buf[..n]);
+            } else if was_ended {
+                break;
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
-        file.flush().map_err(|e| Error::io("write", &path, e))?;
         Ok::<_, Error>(hex::encode(hash.finalize()))
     });
+    let child = spawn(tool, cmd)?;
     let ran = supervise(tool, target, child, Some(out), observer, stop).await;
-    let copied = copy.await.map_err(|e| Error::ToolMissing {
+    ended.store(true, Ordering::Release);
+    let hashed = hash.await.map_err(|e| Error::ToolMissing {
         tool: tool.into(),
-        message: format!("the output copy ended abnormally: {e}"),
+        message: format!("the hash of the dump ended abnormally: {e}"),
     })?;
     ran?;
-    copied
+    hashed
 }
 
 fn spawn(tool: &str, mut cmd: Command) -> Result<tokio::process::Child, Error> {
