@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use changeover_drivers::SchedulerAdapter;
-use changeover_server::api::Api;
 use changeover_server::auth::{self, Actor, Role, Secret};
 use changeover_store::Engine;
 use changeover_store::test_utils::TestLocation;
@@ -40,10 +39,7 @@ async fn console_runs_a_full_downtime_upgrade_terminating_and_rerunning_instance
     for bundle in &platform.bundles {
         platform.catalog(&store, bundle).await?;
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let server =
-        tokio::spawn(Api::with_platform(store.clone(), platform.console(&store)).serve(listener));
+    let (addr, server) = platform.serve(&store).await?;
     let shots = super::screenshot_dir("console_full_upgrade")?;
     let b = Browser::start().await?;
     // Wait until the platform runs instances of its own.

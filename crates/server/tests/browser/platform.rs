@@ -104,6 +104,21 @@ impl SamplePlatform {
         Ok(())
     }
 
+    /// `changeover serve` over `store` acting on this platform, on a free port of
+    /// 127.0.0.1: its address and its task (abort it to stop the server).
+    pub async fn serve(
+        &self,
+        store: &Store,
+    ) -> anyhow::Result<(
+        std::net::SocketAddr,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let api = changeover_server::api::Api::with_platform(store.clone(), self.console(store));
+        Ok((addr, tokio::spawn(api.serve(listener))))
+    }
+
     /// The engine's console over `store` for this platform (versions from the catalog).
     pub fn console(&self, store: &Store) -> Console {
         let versions = sample::catalog_versions(store, &self.dir, Default::default());

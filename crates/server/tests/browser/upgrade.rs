@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use changeover_server::api::Api;
 use changeover_server::auth::{self, Actor, Role, Secret};
 use changeover_store::Engine;
 use changeover_store::test_utils::TestLocation;
@@ -55,10 +54,7 @@ async fn console_runs_a_partial_downtime_upgrade_of_the_sample_platform() -> any
     // `changeover version upload` puts it; 1.1.0 is uploaded through the console below.
     platform.catalog(&store, &platform.bundles[0]).await?;
     store.platforms().set_current("sample", "1.0.0").await?;
-    let console = platform.console(&store);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let server = tokio::spawn(Api::with_platform(store.clone(), console).serve(listener));
+    let (addr, server) = platform.serve(&store).await?;
     let shots = super::screenshot_dir("console_partial_upgrade")?;
     let b = Browser::start().await?;
 
