@@ -32,6 +32,10 @@ use futures::TryStreamExt;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, PgConnection, Row};
 use tokio::sync::Mutex;
 
+/// The allocator `changeover` runs the migration with (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/workflows.rs"]
 mod workflows;
 use workflows::workflow;

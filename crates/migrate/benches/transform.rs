@@ -16,6 +16,10 @@ use changeover_migrate::migration::SNAPSHOT_CHUNK;
 use changeover_migrate::target::prepare_batch;
 use changeover_migrate::transform::{Scope, reserve, transform};
 
+/// The allocator `changeover` runs the migration with (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/workflows.rs"]
 mod workflows;
 use workflows::workflow;
