@@ -11,6 +11,7 @@ pub mod dsapi;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod hoist;
 pub mod idmap;
 pub mod memory;
 pub mod migration;

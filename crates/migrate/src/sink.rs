@@ -1,6 +1,7 @@
 //! The SQL of a batch of writes, run inside one target transaction with few round trips.
 //!
-//! Writes are grouped by table (keeping their order within each table), and each run of
+//! Writes are grouped by table (keeping their order within each table, but for deletes moved
+//! ahead of inserts they cannot touch: `hoist`), and each run of
 //! inserts with the same columns becomes multi-row `INSERT`s, each run of deletes with the
 //! same key columns becomes `DELETE … WHERE … IN (…)`. On a PostgreSQL target a long run of
 //! inserts is sent as `COPY … FROM STDIN` inside the same transaction.
@@ -18,6 +19,7 @@ use sqlx::{Any, AssertSqlSafe, Postgres, Transaction};
 
 use crate::engine::Engine;
 use crate::error::{MigrateError, db};
+use crate::hoist::hoist_deletes;
 use crate::write::{Columns, SqlValue, Write};
 
 /// Most parameters in one statement (both engines allow 65,535).
@@ -59,6 +61,7 @@ fn by_table<'a>(writes: &[&'a Write]) -> Vec<Vec<&'a Write>> {
     tables
         .into_iter()
         .filter_map(|t| grouped.remove(t))
+        .map(hoist_deletes)
         .collect()
 }
 
@@ -445,7 +448,10 @@ fn by_table_owned(writes: Vec<Write>) -> Vec<Vec<Write>> {
             None => tables.push((table, vec![write])),
         }
     }
-    tables.into_iter().map(|(_, list)| list).collect()
+    tables
+        .into_iter()
+        .map(|(_, list)| hoist_deletes(list))
+        .collect()
 }
 
 /// Sends `prepared` in `tx`.
