@@ -3,6 +3,7 @@
 //! function of the changes and the id map; the sink applies a batch and commits the id map
 //! and the position in the same transaction.
 
+pub mod background;
 pub mod canonical;
 pub mod code;
 pub mod cutover;

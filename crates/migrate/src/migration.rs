@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::background;
 use crate::engine::Engine;
 use crate::error::MigrateError;
 use crate::event::{Change, SourceRow, SourceTable};
@@ -113,23 +114,45 @@ async fn run_registered(
     let (slot, publication) = source_postgres::replication_names(&config.target_url);
     if target.load_state().await?.is_none() {
         let read_started = std::time::Instant::now();
-        let (changes, position) = match engine {
-            Engine::MySql => {
-                let (changes, position) = source_mysql::snapshot(&config.source_url).await?;
-                (changes, Position::Binlog(position))
-            }
-            Engine::Postgres => {
-                source_postgres::snapshot(&config.source_url, &slot, &publication).await?
+        let now = now_ms();
+        // Codes are reserved for the rows already read while the rest is read.
+        let reserver = Reserver::start(
+            target.load_map(config.machine, 0).await?,
+            config.scope(),
+            now,
+        )?;
+        let position = {
+            // Dropped at the end of the read, which ends the reservation's input.
+            let blocks = reserver.blocks.clone();
+            let mut send = move |block: Vec<Change>| {
+                // The thread stops early only by panicking, which `finish` reports.
+                let _ = blocks.send(block);
+            };
+            match engine {
+                Engine::MySql => Position::Binlog(
+                    source_mysql::snapshot_in_blocks(&config.source_url, &mut send).await?,
+                ),
+                Engine::Postgres => {
+                    source_postgres::snapshot_in_blocks(
+                        &config.source_url,
+                        &slot,
+                        &publication,
+                        &mut send,
+                    )
+                    .await?
+                }
             }
         };
+        let reserved = reserver.finish().await?;
         info!(
-            rows = changes.len(),
+            rows = reserved.changes.len(),
             elapsed_ms = elapsed_ms(read_started),
-            "snapshot read"
+            reserve_ms = reserved.reserve_ms,
+            "snapshot read, codes reserved"
         );
-        progress.snapshot = snapshot_counts(&changes);
+        progress.snapshot = snapshot_counts(&reserved.changes);
         target.record_progress(progress, now_ms()).await?;
-        apply_snapshot(config, target, progress, changes, &position).await?;
+        apply_snapshot(config, target, progress, reserved, now, &position).await?;
     }
     progress.phase = Phase::Streaming;
     target.record_progress(progress, now_ms()).await?;
@@ -266,10 +289,49 @@ async fn run_registered(
 /// Source rows transformed and written per snapshot chunk (progress is recorded after each).
 pub const SNAPSHOT_CHUNK: usize = 500;
 
+/// The snapshot's rows as read, and the id map with codes reserved for all of them.
+struct Reserved {
+    changes: Vec<Change>,
+    map: IdMap,
+    reserve_ms: u64,
+}
+
+/// A thread that reserves codes for the snapshot's blocks as they are read.
+struct Reserver {
+    blocks: mpsc::UnboundedSender<Vec<Change>>,
+    thread: background::Background<Reserved>,
+}
+
+impl Reserver {
+    fn start(map: IdMap, scope: Scope, now: i64) -> Result<Reserver, MigrateError> {
+        let (blocks, mut rx) = mpsc::unbounded_channel::<Vec<Change>>();
+        let thread = background::spawn("snapshot-reserve", move || {
+            let mut reserved = Reserved {
+                changes: Vec::new(),
+                map,
+                reserve_ms: 0,
+            };
+            while let Some(block) = rx.blocking_recv() {
+                let started = std::time::Instant::now();
+                reserve(&mut reserved.map, &scope, &block, now);
+                reserved.reserve_ms += elapsed_ms(started);
+                reserved.changes.extend(block);
+            }
+            reserved
+        })?;
+        Ok(Reserver { blocks, thread })
+    }
+
+    async fn finish(self) -> Result<Reserved, MigrateError> {
+        drop(self.blocks);
+        self.thread.join().await
+    }
+}
+
 /// Writes the snapshot chunk by chunk in one target transaction and commits it with the id
-/// map and `position`. Codes are reserved for every row first, so references between
-/// definitions of different chunks resolve. Blocking threads run ahead of the writes, a
-/// few chunks each: one parses the workflows of each chunk, one transforms the chunk (it
+/// map and `position`. Codes were reserved for every row first (by `Reserver`, while the
+/// source was read), so references between definitions of different chunks resolve.
+/// Threads at a lower priority (`background`) run ahead of the writes, a few chunks each: one parses the workflows of each chunk, one transforms the chunk (it
 /// owns the id map, and prepares the id map and checkpoint after the last chunk), one
 /// turns the writes into what is sent (`COPY` text on PostgreSQL); this task only sends.
 /// `done` of a table counts its rows written in the open transaction (visible in the
@@ -278,13 +340,17 @@ async fn apply_snapshot(
     config: &MigrationConfig,
     target: &Target,
     progress: &mut Progress,
-    changes: Vec<Change>,
+    reserved: Reserved,
+    now: i64,
     position: &Position,
 ) -> Result<(), MigrateError> {
-    let mut map = target.load_map(config.machine, 0).await?;
+    let Reserved {
+        changes,
+        mut map,
+        reserve_ms,
+    } = reserved;
     let scope = config.scope();
     let engine = target.engine();
-    let now = now_ms();
     let rows = changes.len();
     let position_text = position.to_string();
     let projects: Option<Vec<String>> = config.projects().map(<[String]>::to_vec);
@@ -292,7 +358,7 @@ async fn apply_snapshot(
     let (tx_parsed, mut rx_parsed) = mpsc::channel::<Parsed>(2);
     let (tx_batches, mut rx_batches) = mpsc::channel::<(Batch, Vec<TableProgress>)>(2);
     let (tx_prepared, mut rx_prepared) = mpsc::channel::<SnapshotChunk>(2);
-    let parser = tokio::task::spawn_blocking({
+    let parser = background::spawn("snapshot-parse", {
         let changes = changes.clone();
         move || {
             for chunk in changes.chunks(SNAPSHOT_CHUNK) {
@@ -301,12 +367,8 @@ async fn apply_snapshot(
                 }
             }
         }
-    });
-    let _abort_parser = AbortOnDrop(parser.abort_handle());
-    let transformer = tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        reserve(&mut map, &scope, &changes, now);
-        let reserve_ms = elapsed_ms(started);
+    })?;
+    let transformer = background::spawn("snapshot-transform", move || {
         let mut transform_ms = 0;
         for chunk in changes.chunks(SNAPSHOT_CHUNK) {
             let parsed = rx_parsed.blocking_recv().unwrap_or_default();
@@ -325,10 +387,9 @@ async fn apply_snapshot(
             fence: None,
         };
         let checkpoint = prepare_checkpoint(engine, &mut map, checkpoint);
-        (checkpoint, reserve_ms, transform_ms)
-    });
-    let _abort_transformer = AbortOnDrop(transformer.abort_handle());
-    let encoder = tokio::task::spawn_blocking(move || {
+        (checkpoint, transform_ms)
+    })?;
+    let encoder = background::spawn("snapshot-encode", move || {
         let mut encode_ms = 0;
         while let Some((batch, counts)) = rx_batches.blocking_recv() {
             let started = std::time::Instant::now();
@@ -346,8 +407,7 @@ async fn apply_snapshot(
             }
         }
         encode_ms
-    });
-    let _abort_encoder = AbortOnDrop(encoder.abort_handle());
+    })?;
     let mut tx = target.begin().await?;
     let (mut writes, mut dead_letters, mut write_ms, mut wait_ms) = (0, 0, 0, 0);
     let mut waiting = std::time::Instant::now();
@@ -365,11 +425,9 @@ async fn apply_snapshot(
         crate::target::fail_point("snapshot-chunk");
         waiting = std::time::Instant::now();
     }
-    let stopped = |e: tokio::task::JoinError| MigrateError::State {
-        reason: format!("the snapshot transform stopped: {e}"),
-    };
-    let (checkpoint, reserve_ms, transform_ms) = transformer.await.map_err(stopped)?;
-    let encode_ms = encoder.await.map_err(stopped)?;
+    parser.join().await?;
+    let (checkpoint, transform_ms) = transformer.join().await?;
+    let encode_ms = encoder.join().await?;
     info!(rows, writes, dead_letters, reserve_ms, transform_ms, encode_ms, write_ms, wait_ms, position = %position, "snapshot written");
     crate::target::fail_point("snapshot-commit");
     let started = std::time::Instant::now();

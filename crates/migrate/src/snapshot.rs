@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::TryStreamExt;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::decode::{Fields, columns, decode};
@@ -15,6 +16,25 @@ pub async fn read_tables(
     engine: Engine,
 ) -> Result<Vec<Change>, MigrateError> {
     let mut changes = Vec::new();
+    read_tables_in_blocks(conn, engine, &mut |block| changes.extend(block)).await?;
+    Ok(changes)
+}
+
+/// Changes `read_tables_in_blocks` hands on at a time.
+pub const READ_BLOCK: usize = 4_096;
+
+/// What receives the snapshot's changes, a block at a time, in order.
+pub type OnBlock<'a> = &'a mut (dyn FnMut(Vec<Change>) + Send);
+
+/// `read_tables`, streaming: rows are decoded as the server sends them and handed to
+/// `on_block` every `READ_BLOCK` changes (and at the end), so that the caller can work on
+/// the first blocks while the rest is read.
+pub async fn read_tables_in_blocks(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    on_block: OnBlock<'_>,
+) -> Result<(), MigrateError> {
+    let mut block = Vec::with_capacity(READ_BLOCK);
     for table in SourceTable::ALL {
         let list: Vec<String> = columns(table).iter().map(|c| engine.text(c)).collect();
         let sql = format!(
@@ -22,11 +42,12 @@ pub async fn read_tables(
             list.join(", "),
             table.name()
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
+        let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut *conn);
+        while let Some(row) = rows
+            .try_next()
             .await
-            .map_err(db(format!("reading {}", table.name())))?;
-        for row in rows {
+            .map_err(db(format!("reading {}", table.name())))?
+        {
             let mut fields = Fields::new();
             for (i, column) in columns(table).iter().enumerate() {
                 let value: Option<String> = row
@@ -38,10 +59,19 @@ pub async fn read_tables(
                 table: table.name(),
                 reason,
             })?;
-            changes.push(Change::Upsert(row));
+            block.push(Change::Upsert(row));
+            if block.len() == READ_BLOCK {
+                on_block(std::mem::replace(
+                    &mut block,
+                    Vec::with_capacity(READ_BLOCK),
+                ));
+            }
         }
     }
-    Ok(changes)
+    if !block.is_empty() {
+        on_block(block);
+    }
+    Ok(())
 }
 
 /// Row counts of the source tables, for progress reports.

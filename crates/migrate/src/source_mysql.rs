@@ -14,7 +14,7 @@ use crate::decode::{Fields, decode, is_time};
 use crate::engine::Engine;
 use crate::error::{MigrateError, db};
 use crate::event::{Change, SourceTable};
-use crate::snapshot::read_tables;
+use crate::snapshot::{OnBlock, read_tables_in_blocks};
 
 /// A binary log position: the file and the offset after the last applied transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,16 @@ pub type SourceTransaction = (Vec<Change>, BinlogPosition);
 /// Reads every followed row in one consistent snapshot and returns the binlog position of
 /// that snapshot (MariaDB's `binlog_snapshot_file`/`binlog_snapshot_position`).
 pub async fn snapshot(url: &str) -> Result<(Vec<Change>, BinlogPosition), MigrateError> {
+    let mut changes = Vec::new();
+    let position = snapshot_in_blocks(url, &mut |block| changes.extend(block)).await?;
+    Ok((changes, position))
+}
+
+/// `snapshot`, handing the rows to `on_block` as they are read (`read_tables_in_blocks`).
+pub async fn snapshot_in_blocks(
+    url: &str,
+    on_block: OnBlock<'_>,
+) -> Result<BinlogPosition, MigrateError> {
     sqlx::any::install_default_drivers();
     let (_, url) = Engine::of_url(url)?;
     let mut conn = AnyConnection::connect(&url)
@@ -87,12 +97,12 @@ pub async fn snapshot(url: &str) -> Result<(Vec<Change>, BinlogPosition), Migrat
             });
         }
     };
-    let changes = read_tables(&mut conn, Engine::MySql).await?;
+    read_tables_in_blocks(&mut conn, Engine::MySql, on_block).await?;
     sqlx::raw_sql("COMMIT")
         .execute(&mut conn)
         .await
         .map_err(db("ending the snapshot"))?;
-    Ok((changes, position))
+    Ok(position)
 }
 
 /// Column names by ordinal for the followed tables (used when the binlog carries none).

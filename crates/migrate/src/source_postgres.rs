@@ -35,7 +35,7 @@ use crate::error::{MigrateError, db, replication};
 use crate::event::{Change, SourceTable};
 use crate::pgoutput::{Message, decode, fields};
 use crate::position::{Position, parse_lsn};
-use crate::snapshot::read_tables;
+use crate::snapshot::{OnBlock, read_tables_in_blocks};
 
 /// The slot and publication names of the migration into `target_url`.
 pub fn replication_names(target_url: &str) -> (String, String) {
@@ -221,14 +221,23 @@ impl SlotSnapshot {
     }
 
     /// Reads the followed tables in the snapshot and ends its transaction.
-    pub async fn read(mut self) -> Result<(Vec<Change>, Position), MigrateError> {
-        let changes = read_tables(&mut self.conn, Engine::Postgres).await?;
+    pub async fn read(self) -> Result<(Vec<Change>, Position), MigrateError> {
+        let mut changes = Vec::new();
+        let position = self
+            .read_in_blocks(&mut |block| changes.extend(block))
+            .await?;
+        Ok((changes, position))
+    }
+
+    /// `read`, handing the rows to `on_block` as they are read (`read_tables_in_blocks`).
+    pub async fn read_in_blocks(mut self, on_block: OnBlock<'_>) -> Result<Position, MigrateError> {
+        read_tables_in_blocks(&mut self.conn, Engine::Postgres, on_block).await?;
         exec(&mut self.conn, "COMMIT".to_owned(), "ending the snapshot").await?;
         self.conn
             .close()
             .await
             .map_err(db("closing the source connection"))?;
-        Ok((changes, self.position))
+        Ok(self.position)
     }
 }
 
@@ -279,6 +288,19 @@ pub async fn snapshot(
     SlotSnapshot::begin(url, slot, publication)
         .await?
         .read()
+        .await
+}
+
+/// `snapshot`, handing the rows to `on_block` as they are read (`read_tables_in_blocks`).
+pub async fn snapshot_in_blocks(
+    url: &str,
+    slot: &str,
+    publication: &str,
+    on_block: OnBlock<'_>,
+) -> Result<Position, MigrateError> {
+    SlotSnapshot::begin(url, slot, publication)
+        .await?
+        .read_in_blocks(on_block)
         .await
 }
 
