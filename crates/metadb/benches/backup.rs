@@ -210,6 +210,16 @@ fn settle(engine: Engine) -> Result<(), String> {
     }
 }
 
+/// The median of sorted, non-empty `runs` (the mean of the middle two for an even count).
+fn median(runs: &[Duration]) -> Duration {
+    let mid = runs.len() / 2;
+    if runs.len() % 2 == 1 {
+        runs[mid]
+    } else {
+        (runs[mid - 1] + runs[mid]) / 2
+    }
+}
+
 fn time(f: impl FnOnce() -> Result<(), String>) -> Result<Duration, String> {
     let t = Instant::now();
     f()?;
@@ -343,7 +353,7 @@ fn run() -> Result<(), String> {
         let dir = work.path().join("changeover");
 
         let (mut direct_dump, mut co_dump, mut direct_load, mut co_load) =
-            (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut co_drop = Duration::ZERO;
         let mut manifest = None;
         // Runs alternate which of the two goes first.
@@ -351,9 +361,12 @@ fn run() -> Result<(), String> {
             for changeover in [run % 2 == 1, run % 2 == 0] {
                 settle(a.engine)?;
                 if !changeover {
+                    // Each side writes a new file: overwriting the last run's would make
+                    // the direct run free its blocks inside the timing.
+                    let _ = std::fs::remove_file(&direct_file);
                     let took = time(|| direct_backup(a.engine, &name, &direct_file))?;
                     eprintln!("run {}: backup direct {:.2} s", run + 1, took.as_secs_f64());
-                    direct_dump = direct_dump.min(took);
+                    direct_dump.push(took);
                     continue;
                 }
                 let _ = std::fs::remove_dir_all(&dir);
@@ -380,7 +393,7 @@ fn run() -> Result<(), String> {
                     run + 1,
                     took.as_secs_f64()
                 );
-                co_dump = co_dump.min(took);
+                co_dump.push(took);
             }
         }
         let manifest = manifest.ok_or("no manifest")?;
@@ -394,7 +407,7 @@ fn run() -> Result<(), String> {
                         run + 1,
                         took.as_secs_f64()
                     );
-                    direct_load = direct_load.min(took);
+                    direct_load.push(took);
                     continue;
                 }
                 let took = time(|| {
@@ -413,10 +426,10 @@ fn run() -> Result<(), String> {
                     took.as_secs_f64(),
                     drop.as_secs_f64()
                 );
-                if took < co_load {
-                    co_load = took;
+                if co_load.iter().all(|&best| took < best) {
                     co_drop = drop;
                 }
+                co_load.push(took);
             }
         }
         let size = std::fs::metadata(&direct_file)
@@ -429,18 +442,33 @@ fn run() -> Result<(), String> {
             size as f64 / 1048576.0
         );
         println!(
-            "{:<10} {:>12} {:>12} {:>10}",
-            "phase", "direct (s)", "changeover", "overhead"
+            "{:<10} {:>5} {:>11} {:>11} {:>9} {:>11} {:>11} {:>9}",
+            "phase",
+            "runs",
+            "best dir.",
+            "best c/o",
+            "overhead",
+            "median dir.",
+            "median c/o",
+            "overhead"
         );
         for (phase, d, c) in [
-            ("backup", direct_dump, co_dump),
-            ("restore", direct_load, co_load),
+            ("backup", &mut direct_dump, &mut co_dump),
+            ("restore", &mut direct_load, &mut co_load),
         ] {
-            let over = (c.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0;
+            d.sort();
+            c.sort();
+            let (db, cb, dm, cm) = (d[0], c[0], median(d), median(c));
+            let over = |c: Duration, d: Duration| (c.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0;
             println!(
-                "{phase:<10} {:>12.2} {:>12.2} {over:>9.1}%",
-                d.as_secs_f64(),
-                c.as_secs_f64()
+                "{phase:<10} {:>5} {:>11.2} {:>11.2} {:>8.1}% {:>11.2} {:>11.2} {:>8.1}%",
+                d.len(),
+                db.as_secs_f64(),
+                cb.as_secs_f64(),
+                over(cb, db),
+                dm.as_secs_f64(),
+                cm.as_secs_f64(),
+                over(cm, dm)
             );
         }
         if a.engine == Engine::Postgres {
