@@ -128,7 +128,43 @@ impl Target {
         ] {
             self.create_if_missing(&ddl, "creating the migration state tables").await?;
         }
+        self.install_code_index().await?;
         self.install_runtime().await
+    }
+
+    /// 3.2 indexes `t_ds_task_definition` by `(project_code, id)` only, and a new version of
+    /// a definition deletes its changed tasks by `code`: without an index each such delete
+    /// reads the whole table (measured: ~95 ms per batch of 20 edits at 125,000 tasks).
+    /// The index is the migration's own (`migrate cleanup` drops it) and is maintained by
+    /// the snapshot's `COPY` as it loads.
+    async fn install_code_index(&self) -> Result<(), MigrateError> {
+        let what = "creating an index on t_ds_task_definition (code) for the migration's updates";
+        if self.engine == Engine::Postgres {
+            let ddl =
+                format!("CREATE INDEX IF NOT EXISTS {CODE_INDEX} ON t_ds_task_definition (code)");
+            return self.create_if_missing(&ddl, what).await;
+        }
+        // MySQL has no `CREATE INDEX IF NOT EXISTS` (MariaDB has): look first.
+        if !self.has_code_index().await? {
+            let ddl = format!("CREATE INDEX {CODE_INDEX} ON t_ds_task_definition (code)");
+            if let Err(e) = sqlx::query(AssertSqlSafe(ddl)).execute(&self.pool).await {
+                // Another migrator may have created it meanwhile.
+                if !self.has_code_index().await? {
+                    return Err(db(what)(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn has_code_index(&self) -> Result<bool, MigrateError> {
+        let found = sqlx::query(AssertSqlSafe(format!(
+            "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 't_ds_task_definition' AND index_name = '{CODE_INDEX}'"
+        )))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("looking up the migration's index"))?;
+        Ok(found.is_some())
     }
 
     /// Runs a `CREATE TABLE IF NOT EXISTS`. Two sessions creating the same table at once
@@ -339,9 +375,25 @@ impl Target {
                 .await
                 .map_err(db("dropping the migration state tables"))?;
         }
+        let drop_index = match self.engine {
+            Engine::Postgres => Some(format!("DROP INDEX IF EXISTS {CODE_INDEX}")),
+            Engine::MySql => self
+                .has_code_index()
+                .await?
+                .then(|| format!("DROP INDEX {CODE_INDEX} ON t_ds_task_definition")),
+        };
+        if let Some(sql) = drop_index {
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(&self.pool)
+                .await
+                .map_err(db("dropping the migration's index"))?;
+        }
         Ok(())
     }
 }
+
+/// The migration's own index on `t_ds_task_definition (code)` (see `install_code_index`).
+pub const CODE_INDEX: &str = "changeover_task_definition_code";
 
 /// A batch's rows and then its dead letters, prepared for `Target::send` (CPU only: the
 /// snapshot runs it on its transform thread).

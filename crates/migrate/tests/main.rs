@@ -9,3 +9,4 @@ mod progress;
 mod scope;
 mod stop;
 mod support;
+mod target_state;
