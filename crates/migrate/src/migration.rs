@@ -154,6 +154,7 @@ async fn run_registered(
         target.record_progress(progress, now_ms()).await?;
         apply_snapshot(config, target, progress, reserved, now, &position).await?;
     }
+    target.install_code_index().await?;
     progress.phase = Phase::Streaming;
     target.record_progress(progress, now_ms()).await?;
     let state = target
