@@ -331,7 +331,8 @@ pub(crate) struct Staged {
 
 enum Stage {
     Sqlite(std::path::PathBuf),
-    Postgres(DbTarget),
+    /// The scratch database, and the session whose advisory lock marks it as in use.
+    Postgres(DbTarget, Conn),
     Mysql(std::path::PathBuf),
 }
 
@@ -356,10 +357,11 @@ pub(crate) async fn stage(
         }
         Engine::Postgres => {
             drop_leftover_replaced(target);
-            let scratch = target.with_database(&format!(
-                "changeover_restore_{:016x}",
-                rand::random::<u64>()
-            ));
+            let suffix = format!("{:016x}", rand::random::<u64>());
+            let scratch = target.with_database(&format!("{RESTORE_PREFIX}{suffix}"));
+            // Held until the scratch database is in place or dropped: a crash releases it
+            // with the session, which tells the next backup or restore the scratch is left.
+            let lock = lock_scratch(target, &suffix).await?;
             let started = std::time::Instant::now();
             // The checks of the dump run while it loads into the scratch database (which
             // the target does not see); a failed check kills pg_restore.
@@ -418,7 +420,7 @@ pub(crate) async fn stage(
             // failed on it (or was killed because of it).
             checked?;
             loaded?;
-            Stage::Postgres(scratch)
+            Stage::Postgres(scratch, lock)
         }
         Engine::Mysql => {
             check.await?;
@@ -443,7 +445,7 @@ impl Staged {
                     .await
                     .map_err(|e| Error::io("rename into", &dest, e))
             }
-            Stage::Postgres(scratch) => match swap_into_place(target, scratch).await {
+            Stage::Postgres(scratch, _lock) => match swap_into_place(target, scratch).await {
                 Ok(replaced) => {
                     if let Some(replaced) = replaced {
                         drop_in_background(replaced);
@@ -477,7 +479,7 @@ impl Staged {
             Stage::Sqlite(tmp) => {
                 let _ = std::fs::remove_file(tmp);
             }
-            Stage::Postgres(scratch) => {
+            Stage::Postgres(scratch, _lock) => {
                 if let Err(e) = drop_database(scratch).await {
                     tracing::warn!(scratch = %scratch, error = %e, "could not drop the scratch database");
                 }
@@ -493,6 +495,31 @@ impl Staged {
 /// and one left behind by a crash is dropped by the next backup or restore on the same
 /// server.
 pub const REPLACED_PREFIX: &str = "changeover_replaced_";
+/// Prefix of the scratch database a PostgreSQL restore loads into (plus 16 hex digits).
+/// While a restore uses it, a session on the server's `postgres` database holds the
+/// advisory lock `(RESTORE_LOCK_CLASS, the suffix's low 32 bits)`.
+pub const RESTORE_PREFIX: &str = "changeover_restore_";
+/// First key of the restore scratch locks ("CHRS").
+const RESTORE_LOCK_CLASS: i32 = 0x4348_5253;
+
+/// The second key of the lock of the scratch database with this 16-hex-digit suffix.
+fn scratch_lock_key(suffix: &str) -> Option<i32> {
+    let low = u32::from_str_radix(suffix.get(8..16)?, 16).ok()?;
+    Some(i32::from_ne_bytes(low.to_ne_bytes()))
+}
+
+/// A session on `target`'s server holding the lock of the scratch database `suffix`.
+async fn lock_scratch(target: &DbTarget, suffix: &str) -> Result<Conn, Error> {
+    let server = admin(target);
+    let key = scratch_lock_key(suffix).unwrap_or_default();
+    let mut conn = Conn::open(&server).await?;
+    conn.execute(&format!(
+        "SELECT pg_advisory_lock({RESTORE_LOCK_CLASS}, {key})"
+    ))
+    .await
+    .map_err(query_err(&server, "lock the restore's scratch database"))?;
+    Ok(conn)
+}
 /// How many times the swap is tried while sessions keep reconnecting to the target.
 const SWAP_ATTEMPTS: u32 = 5;
 /// SQLSTATE `object_in_use`: the database still has sessions.
@@ -618,13 +645,15 @@ pub async fn finish_background_drops() {
 }
 
 /// Drops, in the background, every `changeover_replaced_<16 hex digits>` database on
-/// `target`'s server: old copies left by a restore that was interrupted before its drop.
-/// Run at the start of every PostgreSQL backup and restore.
+/// `target`'s server (old copies left by a restore that was interrupted before its drop),
+/// and every `changeover_restore_<16 hex digits>` scratch database whose lock no session
+/// holds (its restore ended without cleaning up). Run at the start of every PostgreSQL
+/// backup and restore.
 pub(crate) fn drop_leftover_replaced(target: &DbTarget) {
     let server = admin(target);
     let task = tokio::spawn(async move {
         let query = format!(
-            "SELECT datname::text FROM pg_database WHERE datname ~ '^{REPLACED_PREFIX}[0-9a-f]{{16}}$'"
+            "SELECT datname::text FROM pg_database WHERE datname ~ '^({REPLACED_PREFIX}|{RESTORE_PREFIX})[0-9a-f]{{16}}$'"
         );
         let names = match Conn::open(&server).await {
             Ok(mut conn) => {
@@ -640,6 +669,10 @@ pub(crate) fn drop_leftover_replaced(target: &DbTarget) {
                     .into_iter()
                     .filter_map(|r| r.into_iter().next().flatten())
                 {
+                    if let Some(suffix) = name.strip_prefix(RESTORE_PREFIX) {
+                        drop_left_scratch(&server, &name, suffix).await;
+                        continue;
+                    }
                     tracing::info!(database = %name, "dropping a replaced database left by an earlier restore");
                     drop_in_background(server.with_database(&name));
                 }
@@ -653,6 +686,36 @@ pub(crate) fn drop_leftover_replaced(target: &DbTarget) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(task);
+}
+
+/// Drops the scratch database `name` if no restore holds its lock (its restore crashed).
+async fn drop_left_scratch(server: &DbTarget, name: &str, suffix: &str) {
+    let Some(key) = scratch_lock_key(suffix) else {
+        return;
+    };
+    let mut conn = match Conn::open(server).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!(database = %name, error = %e, "could not check a restore's scratch database");
+            return;
+        }
+    };
+    let free = conn
+        .text_rows(&format!(
+            "SELECT pg_try_advisory_lock({RESTORE_LOCK_CLASS}, {key})::text"
+        ))
+        .await
+        .ok()
+        .and_then(|rows| rows.into_iter().next()?.into_iter().next()?)
+        .is_some_and(|v| v == "true");
+    if free {
+        tracing::info!(database = %name, "dropping the scratch database of a restore that did not finish");
+        if let Err(e) = drop_database(&server.with_database(name)).await {
+            tracing::warn!(database = %name, error = %e, "could not drop a left scratch database");
+        }
+    }
+    // Closing the session releases the lock taken above.
+    conn.close().await;
 }
 
 /// Copies only the schema of a MySQL database into another (for dry-run migrations).

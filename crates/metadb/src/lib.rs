@@ -24,7 +24,7 @@ pub use backup::{
 };
 pub use checksum::{TableChecksum, table_checksums};
 pub use data_update::{DataUpdateTask, DataUpdates, Progress, TaskKind, TaskRecord, TaskState};
-pub use dump::{DumpOptions, PgFormat, REPLACED_PREFIX, finish_background_drops};
+pub use dump::{DumpOptions, PgFormat, REPLACED_PREFIX, RESTORE_PREFIX, finish_background_drops};
 pub use error::Error;
 pub use manifest::{BackupSet, DumpFile, MANIFEST_FILE, Manifest, PruneOutcome, list_backups};
 pub use migration::{

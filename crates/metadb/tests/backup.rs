@@ -3,8 +3,8 @@ use std::path::Path;
 use anyhow::Result;
 use changeover_metadb::{
     BackupRequest, BackupSession, BackupSet, BackupStatus, DumpOptions, Engine, Error, Manifest,
-    PgFormat, PruneStatement, REPLACED_PREFIX, backup_dir, finish_background_drops, list_backups,
-    restore, restore_set, table_checksums, verify,
+    PgFormat, PruneStatement, REPLACED_PREFIX, RESTORE_PREFIX, backup_dir, finish_background_drops,
+    list_backups, restore, restore_set, table_checksums, verify,
 };
 
 use crate::common::{ENGINES, TestDb};
@@ -591,4 +591,93 @@ async fn postgres_restore_swaps_in_one_step_ends_open_sessions_and_drops_old_cop
     finish_background_drops().await;
     assert_eq!(oid(&leftover), "", "a backup left the replaced database");
     Ok(())
+}
+
+/// A restore's scratch database left by a crash (nobody holds its lock) is dropped by the next
+/// backup; one whose restore is still running (its lock held) is left alone.
+#[tokio::test]
+async fn a_crashed_restores_scratch_is_dropped_and_a_running_ones_is_not() -> Result<()> {
+    let db = TestDb::new(Engine::Postgres);
+    db.seed();
+    let exists = |name: &str| {
+        crate::common::psql_admin(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+        ))
+        .trim()
+            == "1"
+    };
+    // Random high bits keep parallel tests apart; the low 32 bits are the lock's key.
+    let high = rand::random::<u32>();
+    let (left_key, held_key) = (rand::random::<u32>() >> 1, rand::random::<u32>() >> 1);
+    let left = format!("{RESTORE_PREFIX}{high:08x}{left_key:08x}");
+    let held = format!("{RESTORE_PREFIX}{high:08x}{held_key:08x}");
+    for name in [&left, &held] {
+        crate::common::psql_admin(&format!("CREATE DATABASE {name}"));
+    }
+    // The running restore: an idle session on `postgres` holding the scratch's lock (as the
+    // restore's is between its statements; psql waits on its open stdin).
+    let mut holder = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    {
+        use std::io::Write;
+        let stdin = holder.stdin.as_mut().expect("piped stdin");
+        writeln!(
+            stdin,
+            "SELECT pg_advisory_lock({}, {held_key});",
+            0x4348_5253
+        )?;
+        stdin.flush()?;
+    }
+    let mut locked = false;
+    for _ in 0..50 {
+        let n = crate::common::psql_admin(&format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {held_key} AND granted"
+        ));
+        if n.trim() != "0" {
+            locked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let result = async {
+        assert!(locked, "the holder session did not take the lock");
+        let fresh = tempfile::tempdir()?;
+        backup_one(&db, fresh.path(), vec![]).await?;
+        finish_background_drops().await;
+        assert!(
+            !exists(&left),
+            "the crashed restore's scratch is still there"
+        );
+        assert!(exists(&held), "a running restore's scratch was dropped");
+        // Its restore ends without cleaning up (a crash): the next backup drops it.
+        holder.kill()?;
+        holder.wait()?;
+        for _ in 0..50 {
+            let n = crate::common::psql_admin(&format!(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {held_key}"
+            ));
+            if n.trim() == "0" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let again = tempfile::tempdir()?;
+        backup_one(&db, again.path(), vec![]).await?;
+        finish_background_drops().await;
+        assert!(
+            !exists(&held),
+            "the scratch of the killed restore is still there"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = holder.kill();
+    for name in [&left, &held] {
+        crate::common::psql_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+    result
 }
