@@ -632,17 +632,20 @@ async fn a_crashed_restores_scratch_is_dropped_and_a_running_ones_is_not() -> Re
         )?;
         stdin.flush()?;
     }
-    let mut locked = false;
-    for _ in 0..50 {
-        let n = crate::common::psql_admin(&format!(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {held_key} AND granted"
-        ));
-        if n.trim() != "0" {
-            locked = true;
-            break;
+    // Waits up to 5 s for the lock to be held (or released); whether it came to be.
+    let lock_held_becomes = async |held: bool| {
+        for _ in 0..50 {
+            let n = crate::common::psql_admin(&format!(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {held_key} AND granted"
+            ));
+            if (n.trim() != "0") == held {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        false
+    };
+    let locked = lock_held_becomes(true).await;
     let result = async {
         assert!(locked, "the holder session did not take the lock");
         let fresh = tempfile::tempdir()?;
@@ -656,15 +659,10 @@ async fn a_crashed_restores_scratch_is_dropped_and_a_running_ones_is_not() -> Re
         // Its restore ends without cleaning up (a crash): the next backup drops it.
         holder.kill()?;
         holder.wait()?;
-        for _ in 0..50 {
-            let n = crate::common::psql_admin(&format!(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {held_key}"
-            ));
-            if n.trim() == "0" {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        assert!(
+            lock_held_becomes(false).await,
+            "the killed session kept its lock"
+        );
         let again = tempfile::tempdir()?;
         backup_one(&db, again.path(), vec![]).await?;
         finish_background_drops().await;
