@@ -120,17 +120,13 @@ impl<T: Borrow<Write>> Group<T> {
         if self.key.is_none() {
             // The group began with inserts: project them on this first key.
             self.key = Some(names);
-            let rows: Vec<Columns> = self
-                .inserts
-                .iter()
-                .filter_map(|w| match w.borrow() {
-                    Write::Insert { row, .. } => Some(row.clone()),
-                    _ => None,
-                })
-                .collect();
-            for row in &rows {
-                self.note(row);
+            let inserts = std::mem::take(&mut self.inserts);
+            for write in &inserts {
+                if let Write::Insert { row, .. } = write.borrow() {
+                    self.note(row);
+                }
             }
+            self.inserts = inserts;
         }
         if self.tainted || key.is_empty() {
             return false;
@@ -146,8 +142,10 @@ impl<T: Borrow<Write>> Group<T> {
             && !self.inserted.contains(&probes)
     }
 
-    fn delete(&mut self, write: T, key: &Columns) {
-        if self.key.is_none() {
+    fn delete(&mut self, write: T) {
+        if self.key.is_none()
+            && let Write::Delete { key, .. } = write.borrow()
+        {
             self.key = Some(key.iter().map(|(c, _)| *c).collect());
         }
         self.deletes.push(write);
@@ -168,11 +166,10 @@ pub fn hoist_deletes<T: Borrow<Write>>(list: Vec<T>) -> Vec<T> {
         match write.borrow() {
             Write::Insert { .. } => group.insert(write),
             Write::Delete { key, .. } => {
-                let key = key.clone();
-                if !group.admits(&key) {
+                if !group.admits(key) {
                     group.flush(&mut out);
                 }
-                group.delete(write, &key);
+                group.delete(write);
             }
             Write::Update { .. } => {
                 group.flush(&mut out);
