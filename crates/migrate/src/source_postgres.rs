@@ -304,6 +304,13 @@ pub async fn snapshot_in_blocks(
         .await
 }
 
+/// SQLSTATE `undefined_object`: the slot no longer exists.
+fn slot_gone(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "42704")
+}
+
 fn slot_busy(message: &str) -> bool {
     message.contains("is active for PID")
 }
@@ -326,6 +333,9 @@ async fn drop_slot(conn: &mut AnyConnection, slot: &str) -> Result<(), MigrateEr
             .await
         {
             Ok(_) => return Ok(()),
+            // A slot whose creating session was killed before it finished is ephemeral: the
+            // ending session removes it, possibly between the look-up and the drop.
+            Err(e) if slot_gone(&e) => return Ok(()),
             // A stopped migrator's session may hold the slot for a moment.
             Err(e) if slot_busy(&e.to_string()) && attempts < SLOT_BUSY_RETRIES => {
                 attempts += 1;
