@@ -16,6 +16,7 @@ pub mod hoist;
 pub mod idmap;
 pub mod memory;
 pub mod migration;
+pub mod nodelay;
 pub mod pgoutput;
 pub mod position;
 pub mod rows;

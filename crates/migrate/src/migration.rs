@@ -287,8 +287,12 @@ async fn run_registered(
     result
 }
 
-/// Source rows transformed and written per snapshot chunk (progress is recorded after each).
+/// Source rows transformed and written per snapshot chunk.
 pub const SNAPSHOT_CHUNK: usize = 500;
+
+/// How often the snapshot records its progress (after its first chunk, then after the
+/// first chunk past this interval, and after the last).
+const SNAPSHOT_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The snapshot's rows as read, and the id map with codes reserved for all of them.
 struct Reserved {
@@ -412,6 +416,7 @@ async fn apply_snapshot(
     let mut tx = target.begin().await?;
     let (mut writes, mut dead_letters, mut write_ms, mut wait_ms) = (0, 0, 0, 0);
     let mut waiting = std::time::Instant::now();
+    let mut recorded = None;
     while let Some(chunk) = rx_prepared.recv().await {
         wait_ms += elapsed_ms(waiting);
         let started = std::time::Instant::now();
@@ -422,10 +427,16 @@ async fn apply_snapshot(
         for (table, done) in progress.snapshot.iter_mut().zip(&chunk.counts) {
             table.done += done.done;
         }
-        target.record_progress(progress, now_ms()).await?;
+        // Each record is a commit of its own (an fsync on the target's server) in the
+        // snapshot's critical path: after the first chunk, then at most twice a second.
+        if recorded.is_none_or(|at: std::time::Instant| at.elapsed() >= SNAPSHOT_PROGRESS_EVERY) {
+            target.record_progress(progress, now_ms()).await?;
+            recorded = Some(std::time::Instant::now());
+        }
         crate::target::fail_point("snapshot-chunk");
         waiting = std::time::Instant::now();
     }
+    target.record_progress(progress, now_ms()).await?;
     parser.join().await?;
     let (checkpoint, transform_ms) = transformer.join().await?;
     let encode_ms = encoder.join().await?;

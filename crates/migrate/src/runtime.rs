@@ -46,7 +46,8 @@ impl Phase {
 
 /// Snapshot rows of one source table: read from the source (`total`) and written to the
 /// target (`done`). The snapshot is written in chunks inside one transaction: `done` moves
-/// per chunk (`migration::SNAPSHOT_CHUNK` rows), and the rows become visible at the commit.
+/// per chunk (`migration::SNAPSHOT_CHUNK` rows; recorded after the first, then at most twice
+/// a second), and the rows become visible at the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableProgress {
     pub table: String,

@@ -19,6 +19,7 @@ use crate::engine::Engine;
 use crate::error::{MigrateError, db};
 use crate::event::SourceTable;
 use crate::idmap::{IdMap, MapEntry};
+use crate::nodelay;
 use crate::sink::{self, Prepared, SinkTx};
 use crate::write::{Batch, Columns, DeadLetter, Write};
 
@@ -84,8 +85,22 @@ impl Target {
             Engine::MySql => with_statement_cache(&url)?,
             Engine::Postgres => url,
         };
+        // sqlx leaves Nagle's algorithm on; see `nodelay`.
+        let server = nodelay::tcp_server(&url);
         let pool = AnyPoolOptions::new()
             .max_connections(4)
+            .after_connect({
+                let server = server.clone();
+                move |_, _| {
+                    let server = server.clone();
+                    Box::pin(async move {
+                        if let Some((host, port)) = server {
+                            nodelay::set_on_connections_to(&host, port).await;
+                        }
+                        Ok(())
+                    })
+                }
+            })
             .connect(&url)
             .await
             .map_err(db("connecting to the target"))?;
@@ -93,6 +108,15 @@ impl Target {
             Engine::Postgres => Some(
                 PgPoolOptions::new()
                     .max_connections(2)
+                    .after_connect(move |_, _| {
+                        let server = server.clone();
+                        Box::pin(async move {
+                            if let Some((host, port)) = server {
+                                nodelay::set_on_connections_to(&host, port).await;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect(&url)
                     .await
                     .map_err(db("connecting to the target"))?,
