@@ -7,7 +7,9 @@
 //! (generated server-side), backs it up and restores it through changeover (dump +
 //! size/structure/SHA-256 checks + manifest; restore re-checks before loading) and with
 //! `pg_dump`/`pg_restore` or `mariadb-dump`/`mariadb` directly, then prints durations
-//! and changeover's overhead. The databases are dropped at the end.
+//! and changeover's overhead: of the best runs, of the medians, and the median of each
+//! run's own ratio (its two sides run back to back, alternating which goes first). The
+//! databases are dropped at the end.
 //!
 //! It needs free disk space for the database, its dumps and (PostgreSQL) the scratch copy
 //! a changeover restore builds next to the target: it refuses to start with less than
@@ -442,7 +444,7 @@ fn run() -> Result<(), String> {
             size as f64 / 1048576.0
         );
         println!(
-            "{:<10} {:>5} {:>11} {:>11} {:>9} {:>11} {:>11} {:>9}",
+            "{:<10} {:>5} {:>11} {:>11} {:>9} {:>11} {:>11} {:>9} {:>9}",
             "phase",
             "runs",
             "best dir.",
@@ -450,25 +452,36 @@ fn run() -> Result<(), String> {
             "overhead",
             "median dir.",
             "median c/o",
-            "overhead"
+            "overhead",
+            "paired"
         );
         for (phase, d, c) in [
             ("backup", &mut direct_dump, &mut co_dump),
             ("restore", &mut direct_load, &mut co_load),
         ] {
+            let over = |c: Duration, d: Duration| (c.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0;
+            // Each run's two sides ran back to back: the median of their ratios cancels
+            // what drifts between runs (a host's other load, the page cache).
+            let mut paired: Vec<f64> = d.iter().zip(c.iter()).map(|(&d, &c)| over(c, d)).collect();
+            paired.sort_by(f64::total_cmp);
+            let paired = if paired.len() % 2 == 1 {
+                paired[paired.len() / 2]
+            } else {
+                (paired[paired.len() / 2 - 1] + paired[paired.len() / 2]) / 2.0
+            };
             d.sort();
             c.sort();
             let (db, cb, dm, cm) = (d[0], c[0], median(d), median(c));
-            let over = |c: Duration, d: Duration| (c.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0;
             println!(
-                "{phase:<10} {:>5} {:>11.2} {:>11.2} {:>8.1}% {:>11.2} {:>11.2} {:>8.1}%",
+                "{phase:<10} {:>5} {:>11.2} {:>11.2} {:>8.1}% {:>11.2} {:>11.2} {:>8.1}% {:>8.1}%",
                 d.len(),
                 db.as_secs_f64(),
                 cb.as_secs_f64(),
                 over(cb, db),
                 dm.as_secs_f64(),
                 cm.as_secs_f64(),
-                over(cm, dm)
+                over(cm, dm),
+                paired
             );
         }
         if a.engine == Engine::Postgres {

@@ -4,20 +4,17 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::task::JoinHandle;
+use tokio::sync::Notify;
 
 use super::{BackupItem, BackupItemView, BackupRequest, backup_database};
 use crate::error::Error;
 use crate::tool::StopSignal;
 
-/// How often [`BackupSession::wait`] looks at the running backups.
-const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(50);
-
 struct Running {
     stop: StopSignal,
-    handle: JoinHandle<()>,
 }
 
 /// The backups of one upgrade (or one ad-hoc run) into one directory.
@@ -27,6 +24,20 @@ pub struct BackupSession {
     requests: Vec<BackupRequest>,
     items: Vec<Arc<BackupItem>>,
     running: Mutex<HashMap<String, Running>>,
+    /// Backup tasks not yet ended, and the wake-up of `wait` when one ends.
+    active: AtomicUsize,
+    ended: Notify,
+}
+
+/// Counts a backup task as ended when it is dropped: at its end, or if it panics or is
+/// aborted.
+struct Ending<'a>(&'a BackupSession);
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        self.0.ended.notify_waiters();
+    }
 }
 
 impl BackupSession {
@@ -69,6 +80,8 @@ impl BackupSession {
             requests,
             items,
             running: Mutex::new(HashMap::new()),
+            active: AtomicUsize::new(0),
+            ended: Notify::new(),
         }))
     }
 
@@ -115,7 +128,9 @@ impl BackupSession {
         let stop = StopSignal::default();
         let me = Arc::clone(self);
         let stop2 = stop.clone();
-        let handle = tokio::spawn(async move {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        tokio::spawn(async move {
+            let _ending = Ending(&me);
             let req = &me.requests[i];
             let item = &me.items[i];
             let result =
@@ -125,7 +140,7 @@ impl BackupSession {
             }
             item.finish(result);
         });
-        running.insert(database.to_owned(), Running { stop, handle });
+        running.insert(database.to_owned(), Running { stop });
         Ok(())
     }
 
@@ -146,16 +161,14 @@ impl BackupSession {
     /// Waits until no backup of this session runs.
     pub async fn wait(&self) {
         loop {
-            let busy = self
-                .running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .any(|r| !r.handle.is_finished());
-            if !busy {
+            // Registered before the count is read, so that an end in between still wakes.
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.active.load(Ordering::Acquire) == 0 {
                 return;
             }
-            tokio::time::sleep(WAIT_POLL).await;
+            ended.await;
         }
     }
 
