@@ -135,8 +135,12 @@ pub(crate) async fn dump(
                 r = work => r.map_err(query_err(target, "VACUUM INTO"))?,
                 _ = stop.stopped() => return Err(Error::Stopped { database: target.redacted() }),
             };
-            observer.bytes(tool::output_size(out));
             conn.close().await;
+            // VACUUM INTO does not sync the copy it writes.
+            std::fs::File::open(out)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("sync", out, e))?;
+            observer.bytes(tool::output_size(out));
         }
     }
     Ok((program, sha256))

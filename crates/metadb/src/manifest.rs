@@ -140,8 +140,18 @@ impl BackupSet {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename into", &path, e))
+        // Written, synced, renamed into place, and the directory synced: after a power
+        // loss the manifest is the old one or the new one, and a dump renamed into this
+        // directory before it is there too.
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        std::io::Write::write_all(&mut f, text.as_bytes())
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        f.sync_all().map_err(|e| Error::io("sync", &tmp, e))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename into", &path, e))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("sync directory", dir, e))
     }
 }
 

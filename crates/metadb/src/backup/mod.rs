@@ -124,6 +124,7 @@ async fn backup_inner(
 ) -> Result<Manifest, Error> {
     let target = &req.target;
     let started_at = Utc::now();
+    let clock = std::time::Instant::now();
     if target.engine == crate::target::Engine::Postgres {
         dump::drop_leftover_replaced(target);
     }
@@ -153,6 +154,7 @@ async fn backup_inner(
         }
     }
     conn.close().await;
+    let connected = clock.elapsed();
 
     let extension = if req.options.directory(target.engine) {
         "dir"
@@ -172,7 +174,9 @@ async fn backup_inner(
                 return Err(e);
             }
         };
+    let dumped = clock.elapsed();
     let checked = check_new_dump(target, &partial, streamed_sha256).await;
+    let checked_at = clock.elapsed();
     let (size, sha256, files) = match checked {
         Ok(v) => v,
         Err(e) => {
@@ -211,6 +215,14 @@ async fn backup_inner(
         manifest.size_bytes, manifest.sha256
     ));
     tracing::info!(database = %req.database, size = manifest.size_bytes, "backup complete");
+    tracing::debug!(
+        database = %req.database,
+        connect_prune_ms = connected.as_millis() as u64,
+        dump_ms = (dumped - connected).as_millis() as u64,
+        check_ms = (checked_at - dumped).as_millis() as u64,
+        record_ms = (clock.elapsed() - checked_at).as_millis() as u64,
+        "backup phases"
+    );
     Ok(manifest)
 }
 
