@@ -8,7 +8,11 @@
 //! size/structure/SHA-256 checks + manifest; restore re-checks before loading) and with
 //! `pg_dump`/`pg_restore` or `mariadb-dump`/`mariadb` directly, then prints durations
 //! and changeover's overhead: of the best runs, of the medians, and the median of each
-//! run's own ratio (its two sides run back to back, alternating which goes first). The
+//! run's own ratio (its two sides run back to back, alternating which goes first). Each
+//! run also reports the CPU the tools used and the CPU the bench process used (on the
+//! changeover side: changeover's own work); the table ends with their medians. On a shared
+//! host the tools' CPU time for the same dump moves by 10% between runs, and the wall time
+//! with it: that, not changeover, is most of what separates two single runs. The
 //! databases are dropped at the end.
 //!
 //! It needs free disk space for the database, its dumps and (PostgreSQL) the scratch copy
@@ -147,6 +151,11 @@ fn mariadb_binlog_on() -> bool {
         .unwrap_or(false)
 }
 
+/// Creates the bench database. PostgreSQL's table has autovacuum off (a storage parameter,
+/// so every restored copy has it off too): a freshly restored copy of 5.6 million rows is
+/// vacuumed and analysed by autovacuum a little later, which landed in the next timed run,
+/// and in a changeover restore more than in a direct one (the direct run drops the copy
+/// first, which ends the vacuum; changeover replaces it only at the end).
 fn create(engine: Engine, name: &str, size_mb: u64) -> Result<(), String> {
     let rows = size_mb * 1024 * 1024 / ROW_BYTES;
     match engine {
@@ -155,7 +164,7 @@ fn create(engine: Engine, name: &str, size_mb: u64) -> Result<(), String> {
             psql(
                 name,
                 &format!(
-                    "CREATE TABLE bench (id BIGINT PRIMARY KEY, a TEXT, b TEXT, c TEXT, d TEXT); \
+                    "CREATE TABLE bench (id BIGINT PRIMARY KEY, a TEXT, b TEXT, c TEXT, d TEXT) WITH (autovacuum_enabled = false); \
                  INSERT INTO bench SELECT g, md5(g || 'a'), md5(g || 'b'), md5(g || 'c'), md5(g || 'd') \
                  FROM generate_series(1, {rows}) g"
                 ),
@@ -226,6 +235,69 @@ fn time(f: impl FnOnce() -> Result<(), String>) -> Result<Duration, String> {
     let t = Instant::now();
     f()?;
     Ok(t.elapsed())
+}
+
+/// CPU seconds used so far by this process and by its waited-for children (the tools),
+/// from `/proc/self/stat`; zeros where it cannot be read.
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name, which may hold spaces: the state is
+    // field 3, then utime 14, stime 15, cutime 16, cstime 17 (proc(5)).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let hz = rustix::param::clock_ticks_per_second() as f64;
+    ((field(14) + field(15)) / hz, (field(16) + field(17)) / hz)
+}
+
+/// CPU seconds one timed run used: the tools it waited for, and the bench process itself
+/// (changeover's own work, on the changeover side).
+#[derive(Clone, Copy)]
+struct Cpu {
+    tools: f64,
+    own: f64,
+}
+
+impl std::fmt::Display for Cpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cpu: tools {:.2} s, changeover/bench {:.2} s",
+            self.tools, self.own
+        )
+    }
+}
+
+/// Times `f`, and measures the CPU the bench itself and the tools it waited for used.
+fn time_cpu(f: impl FnOnce() -> Result<(), String>) -> Result<(Duration, Cpu), String> {
+    let (own, tools) = cpu_seconds();
+    let took = time(f)?;
+    let (own2, tools2) = cpu_seconds();
+    Ok((
+        took,
+        Cpu {
+            tools: tools2 - tools,
+            own: own2 - own,
+        },
+    ))
+}
+
+/// The median of non-empty `values`.
+fn median_f64(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
 }
 
 fn direct_backup(engine: Engine, db: &str, file: &std::path::Path) -> Result<(), String> {
@@ -356,6 +428,8 @@ fn run() -> Result<(), String> {
 
         let (mut direct_dump, mut co_dump, mut direct_load, mut co_load) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // The CPU of each run, per phase and side: [backup, restore] × [direct, changeover].
+        let mut cpu: [[Vec<Cpu>; 2]; 2] = Default::default();
         let mut co_drop = Duration::ZERO;
         let mut manifest = None;
         // Runs alternate which of the two goes first.
@@ -366,13 +440,18 @@ fn run() -> Result<(), String> {
                     // Each side writes a new file: overwriting the last run's would make
                     // the direct run free its blocks inside the timing.
                     let _ = std::fs::remove_file(&direct_file);
-                    let took = time(|| direct_backup(a.engine, &name, &direct_file))?;
-                    eprintln!("run {}: backup direct {:.2} s", run + 1, took.as_secs_f64());
+                    let (took, used) = time_cpu(|| direct_backup(a.engine, &name, &direct_file))?;
+                    eprintln!(
+                        "run {}: backup direct {:.2} s ({used})",
+                        run + 1,
+                        took.as_secs_f64()
+                    );
                     direct_dump.push(took);
+                    cpu[0][0].push(used);
                     continue;
                 }
                 let _ = std::fs::remove_dir_all(&dir);
-                let took = time(|| {
+                let (took, used) = time_cpu(|| {
                     rt.block_on(async {
                         let s = BackupSession::new(
                             &dir,
@@ -391,11 +470,12 @@ fn run() -> Result<(), String> {
                     })
                 })?;
                 eprintln!(
-                    "run {}: backup changeover {:.2} s",
+                    "run {}: backup changeover {:.2} s ({used})",
                     run + 1,
                     took.as_secs_f64()
                 );
                 co_dump.push(took);
+                cpu[0][1].push(used);
             }
         }
         let manifest = manifest.ok_or("no manifest")?;
@@ -403,16 +483,17 @@ fn run() -> Result<(), String> {
             for changeover in [run % 2 == 1, run % 2 == 0] {
                 settle(a.engine)?;
                 if !changeover {
-                    let took = time(|| direct_restore(a.engine, &name, &direct_file))?;
+                    let (took, used) = time_cpu(|| direct_restore(a.engine, &name, &direct_file))?;
                     eprintln!(
-                        "run {}: restore direct {:.2} s",
+                        "run {}: restore direct {:.2} s ({used})",
                         run + 1,
                         took.as_secs_f64()
                     );
                     direct_load.push(took);
+                    cpu[1][0].push(used);
                     continue;
                 }
-                let took = time(|| {
+                let (took, used) = time_cpu(|| {
                     rt.block_on(restore(&dir, &manifest, &target, &DumpOptions::default()))
                         .map_err(|e| e.to_string())
                 })?;
@@ -423,7 +504,7 @@ fn run() -> Result<(), String> {
                     Ok(())
                 })?;
                 eprintln!(
-                    "run {}: restore changeover {:.2} s (then {:.2} s dropping the replaced database)",
+                    "run {}: restore changeover {:.2} s (then {:.2} s dropping the replaced database; {used})",
                     run + 1,
                     took.as_secs_f64(),
                     drop.as_secs_f64()
@@ -432,6 +513,7 @@ fn run() -> Result<(), String> {
                     co_drop = drop;
                 }
                 co_load.push(took);
+                cpu[1][1].push(used);
             }
         }
         let size = std::fs::metadata(&direct_file)
@@ -482,6 +564,20 @@ fn run() -> Result<(), String> {
                 cm.as_secs_f64(),
                 over(cm, dm),
                 paired
+            );
+        }
+        // The tools' CPU moves with the machine's speed from run to run; what changeover
+        // itself used is its own cost, whatever the machine does meanwhile.
+        println!(
+            "median CPU per run: the tools directly / the tools under changeover / changeover itself"
+        );
+        for (phase, [d, c]) in ["backup", "restore"].iter().zip(&cpu) {
+            let tools = |runs: &[Cpu]| median_f64(runs.iter().map(|r| r.tools).collect());
+            println!(
+                "{phase:<10} {:>8.2} s {:>8.2} s {:>8.2} s",
+                tools(d),
+                tools(c),
+                median_f64(c.iter().map(|r| r.own).collect())
             );
         }
         if a.engine == Engine::Postgres {
