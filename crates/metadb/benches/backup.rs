@@ -153,9 +153,8 @@ fn mariadb_binlog_on() -> bool {
 
 /// Creates the bench database. PostgreSQL's table has autovacuum off (a storage parameter,
 /// so every restored copy has it off too): a freshly restored copy of 5.6 million rows is
-/// vacuumed and analysed by autovacuum a little later, which landed in the next timed run,
-/// and in a changeover restore more than in a direct one (the direct run drops the copy
-/// first, which ends the vacuum; changeover replaces it only at the end).
+/// vacuumed and analysed by autovacuum a little later, inside the next timed run (a direct
+/// restore drops the copy first, which ends the vacuum; changeover replaces it at the end).
 fn create(engine: Engine, name: &str, size_mb: u64) -> Result<(), String> {
     let rows = size_mb * 1024 * 1024 / ROW_BYTES;
     match engine {
@@ -544,13 +543,7 @@ fn run() -> Result<(), String> {
             let over = |c: Duration, d: Duration| (c.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0;
             // Each run's two sides ran back to back: the median of their ratios cancels
             // what drifts between runs (a host's other load, the page cache).
-            let mut paired: Vec<f64> = d.iter().zip(c.iter()).map(|(&d, &c)| over(c, d)).collect();
-            paired.sort_by(f64::total_cmp);
-            let paired = if paired.len() % 2 == 1 {
-                paired[paired.len() / 2]
-            } else {
-                (paired[paired.len() / 2 - 1] + paired[paired.len() / 2]) / 2.0
-            };
+            let paired = median_f64(d.iter().zip(c.iter()).map(|(&d, &c)| over(c, d)).collect());
             d.sort();
             c.sort();
             let (db, cb, dm, cm) = (d[0], c[0], median(d), median(c));
